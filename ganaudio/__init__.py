@@ -1,0 +1,17 @@
+"""ganaudio: train convolutional WGANs on short sound clips (and images) and generate new ones.
+
+The public API, importable on any machine (no GPU needed, no side effects):
+
+    from ganaudio import load_recipe, load_dataset
+    recipe = load_recipe("digits", data_root="path/to/fsdd/recordings")
+    train = load_dataset(recipe)            # (n, 1, n_mels, frames) in [-1, 1] + labels
+    features = mel_features(recipe, train)  # encode / decode (Griffin-Lim)
+"""
+
+from ganaudio.config import Recipe, load_recipe
+from ganaudio.data import Dataset, load_dataset, mel_features
+from ganaudio.errors import UserError
+from ganaudio.features import MelFeatures
+
+__all__ = ["Dataset", "MelFeatures", "Recipe", "UserError", "load_dataset", "load_recipe", "mel_features"]
+__version__ = "0.1.0"

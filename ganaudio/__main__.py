@@ -1,0 +1,7 @@
+"""`python -m ganaudio`: the same entry point as the `ganaudio` command."""
+
+import sys
+
+from ganaudio.cli import main
+
+sys.exit(main())

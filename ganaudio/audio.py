@@ -1,0 +1,132 @@
+"""The only place that reads, resamples, levels and trims audio.
+
+File I/O goes through soundfile (torchaudio's own load/save need torchcodec); resampling
+through torchaudio. Every data source turns a file into a fixed-length mono clip here, so
+they all clean up audio the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio
+
+from ganaudio.errors import UserError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+# Audio files we find but do not read: counted as bad files instead of silently ignored.
+UNSUPPORTED_AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".wma", ".opus", ".webm", ".aif", ".aiff", ".mp4")
+SILENCE_PEAK = 1e-4  # a clip whose loudest sample is below -80 dBFS carries no sound
+
+
+class BadAudioFile(UserError):
+    """A file that cannot be used as a clip; `reason` is the short summary category."""
+
+    def __init__(self, path: Path | str, reason: str, detail: str = ""):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
+    """Read a file as mono float32 in [-1, 1] (channels averaged) and its sample rate.
+
+    Raises BadAudioFile for anything that is not a usable, non-silent recording.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in AUDIO_EXTENSIONS:
+        raise BadAudioFile(path, "unsupported format", f"ganaudio reads {', '.join(AUDIO_EXTENSIONS)}")
+    if path.suffix.lower() == ".wav":
+        _check_wav_not_truncated(path)
+    try:
+        samples, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        raise BadAudioFile(path, "unreadable", str(err).splitlines()[0]) from None
+    if samples.shape[0] == 0:
+        raise BadAudioFile(path, "empty", "no samples")
+    mono = samples.mean(axis=1)
+    if not np.isfinite(mono).all():
+        raise BadAudioFile(path, "NaN or infinite samples")
+    if np.abs(mono).max() < SILENCE_PEAK:
+        raise BadAudioFile(path, "silent", "peak below -80 dBFS")
+    return mono, int(sample_rate)
+
+
+def _check_wav_not_truncated(path: Path) -> None:
+    """Compare the WAV data chunk's declared size with the bytes really there.
+
+    libsndfile quietly reads what is left of a cut-off WAV, so a half-copied file would
+    otherwise become a half-length clip; the RIFF walk below is a few lines, no library has it.
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+            if len(header) < 12 or header[:4] not in (b"RIFF", b"RF64") or header[8:12] != b"WAVE":
+                return  # not a plain RIFF/WAVE: let soundfile decide
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return  # no data chunk: soundfile reports it as unreadable
+                chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if chunk_id == b"data":
+                    available = size - handle.tell()
+                    # 0xFFFFFFFF marks streamed or RF64 files whose size lives elsewhere.
+                    if chunk_size != 0xFFFFFFFF and available < chunk_size:
+                        raise BadAudioFile(path, "truncated",
+                                           f"{available} of {chunk_size} data bytes present")
+                    return
+                handle.seek(chunk_size + (chunk_size & 1), os.SEEK_CUR)
+    except OSError as err:
+        raise BadAudioFile(path, "unreadable", str(err)) from None
+
+
+def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Band-limited resampling (torchaudio's sinc interpolation) along the last axis."""
+    if orig_rate == new_rate:
+        return waveform
+    return torchaudio.functional.resample(waveform, orig_rate, new_rate)
+
+
+def normalize_level(waveform: torch.Tensor, mode: str, peak_db: float, rms_db: float) -> torch.Tensor:
+    """Level one clip: peak to `peak_db` dBFS, or RMS to `rms_db` dBFS with peaks kept <= 0 dBFS."""
+    if mode == "none":
+        return waveform
+    peak = waveform.abs().max().clamp_min(1e-12)
+    if mode == "peak":
+        return waveform * (10 ** (peak_db / 20) / peak)
+    rms = waveform.pow(2).mean().sqrt().clamp_min(1e-12)
+    gain = min(float(10 ** (rms_db / 20) / rms), float(1 / peak))
+    return waveform * gain
+
+
+def active_centre(waveform: torch.Tensor, frame: int = 256, floor_db: float = -40.0) -> int:
+    """Sample index in the middle of the sounding part: the span of frames within
+    `floor_db` of the loudest frame, so leading and trailing silence do not shift it."""
+    if waveform.numel() < frame:
+        return waveform.numel() // 2
+    n_frames = waveform.numel() // frame
+    energy = waveform[: n_frames * frame].reshape(n_frames, frame).pow(2).mean(dim=1)
+    active = torch.nonzero(energy >= energy.max() * 10 ** (floor_db / 10)).flatten()
+    first, last = int(active[0]), int(active[-1])
+    return ((first + last + 1) * frame) // 2
+
+
+def fit_length(waveform: torch.Tensor, length: int) -> tuple[torch.Tensor, bool]:
+    """Crop or zero-pad a 1-D clip to `length` samples with the sound centred.
+
+    Returns the clip and whether sound was cut off (the clip's active part or the file
+    was longer than `length`).
+    """
+    centre = active_centre(waveform) if waveform.numel() > length else waveform.numel() // 2
+    start = centre - length // 2
+    out = waveform.new_zeros(length)
+    src_from, src_to = max(start, 0), min(start + length, waveform.numel())
+    out[src_from - start: src_to - start] = waveform[src_from:src_to]
+    cropped = src_from > 0 or src_to < waveform.numel()
+    return out, cropped

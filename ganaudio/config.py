@@ -1,0 +1,334 @@
+"""Typed recipes: the first thing every command reads.
+
+A recipe is a YAML file with the sections `data`, `features`, `model`, `train` and `output`,
+each mirrored 1:1 by a dataclass below. Loading checks every key, type and value and names
+the key's full path (`features.n_mels`) in the error. `--set section.key=value` overrides are
+applied to the raw YAML before checking, so they get exactly the same checks. A recipe may
+start from another with `base: other.yaml` and change only what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+from ganaudio.errors import UserError
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the clips (or images) come from and how each file is cleaned up."""
+
+    # folder: your own WAV/FLAC/OGG files; fsdd: Free Spoken Digit Dataset with its official
+    # split; synthetic-voice: the built-in offline vowel corpus; mnist: handwritten digits.
+    source: Literal["folder", "fsdd", "synthetic-voice", "mnist"] = "folder"
+    # A local copy of the data. For fsdd and mnist, null downloads into the cache folder. For
+    # synthetic-voice, setting it (`--data PATH`) switches the recipe to the folder source.
+    root: Optional[str] = None
+    # folder source: label from the parent folder's name, a regex on the file name, or none.
+    labels: Literal["folder", "pattern", "none"] = "folder"
+    # With labels: pattern. The named group `label` (or else group 1) is the label.
+    label_pattern: Optional[str] = None
+    # Per-clip level: peak keeps every clip's loudest sample at peak_db; rms evens out loudness.
+    normalize: Literal["peak", "rms", "none"] = "peak"
+    peak_db: float = -1.0  # dBFS of the peak after peak normalization
+    rms_db: float = -20.0  # dBFS of the RMS after rms normalization (peaks are kept <= 0 dBFS)
+    # A bad file (unreadable, truncated, empty, NaN, silent, unsupported format): skip it and
+    # count it in the summary, or stop with an error naming it.
+    on_bad_file: Literal["skip", "error"] = "skip"
+    # Feature cache and downloads; null means $GANAUDIO_CACHE or ~/.cache/ganaudio.
+    cache_dir: Optional[str] = None
+    # synthetic-voice only: how many clips (balanced over the vowels) and the corpus seed.
+    num_clips: int = 1000
+    seed: int = 0
+
+    def validate(self, path: str) -> None:
+        if self.labels == "pattern" and self.source == "folder":
+            if not self.label_pattern:
+                raise UserError(f"{path}.label_pattern: required when {path}.labels is 'pattern'")
+            try:
+                re.compile(self.label_pattern)
+            except re.error as err:
+                raise UserError(f"{path}.label_pattern: not a regular expression ({err})") from None
+        _require(self.peak_db <= 0, f"{path}.peak_db", "must be <= 0 dBFS")
+        _require(self.rms_db < 0, f"{path}.rms_db", "must be < 0 dBFS")
+        _require(self.num_clips > 0, f"{path}.num_clips", "must be positive")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How a clip becomes the image the GAN sees: a normalized log-mel spectrogram in [-1, 1].
+
+    `kind: image` is for image sources (MNIST), whose pixels are scaled to [-1, 1] and whose
+    mel keys are unused.
+    """
+
+    kind: Literal["mel", "image"] = "mel"
+    sample_rate: int = 8000  # Hz; every clip is resampled to it
+    clip_seconds: float = 1.024  # every clip is cropped or padded to this, sound centred
+    n_fft: int = 512  # STFT size (and window length)
+    hop_length: int = 128  # STFT hop; frames = clip samples // hop
+    n_mels: int = 64  # mel bins: the image height
+    fmin: float = 0.0  # Hz, lowest mel edge
+    fmax: Optional[float] = None  # Hz, highest mel edge; null means sample_rate / 2
+    clip_std: float = 3.0  # normalized log-mels are clipped at this many std (SpecGAN) then scaled to [-1, 1]
+    griffin_lim_iters: int = 32  # inversion iterations: more is slower and cleaner (see BENCHMARKS.md)
+    griffin_lim_momentum: float = 0.99  # fast Griffin-Lim momentum (Perraudin et al. 2013)
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def frames(self) -> int:
+        return self.clip_samples // self.hop_length
+
+    @property
+    def mel_fmax(self) -> float:
+        return self.sample_rate / 2 if self.fmax is None else self.fmax
+
+    def validate(self, path: str) -> None:
+        if self.kind == "image":
+            return
+        for key in ("sample_rate", "n_fft", "hop_length", "n_mels", "griffin_lim_iters"):
+            _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
+        _require(self.clip_seconds > 0, f"{path}.clip_seconds", "must be positive")
+        _require(self.clip_std > 0, f"{path}.clip_std", "must be positive")
+        _require(0 <= self.griffin_lim_momentum < 1, f"{path}.griffin_lim_momentum", "must be in [0, 1)")
+        _require(self.hop_length <= self.n_fft, f"{path}.hop_length", f"must be <= n_fft ({self.n_fft})")
+        n_freqs = self.n_fft // 2 + 1
+        _require(self.n_mels <= n_freqs, f"{path}.n_mels",
+                 f"must be <= n_fft/2+1 = {n_freqs} (n_fft={self.n_fft})")
+        _require(self.fmin >= 0, f"{path}.fmin", "must be >= 0")
+        _require(self.mel_fmax <= self.sample_rate / 2, f"{path}.fmax",
+                 f"must be <= sample_rate/2 = {self.sample_rate / 2:g}")
+        _require(self.fmin < self.mel_fmax, f"{path}.fmin", f"must be below fmax ({self.mel_fmax:g})")
+        _require(self.frames >= 4, f"{path}.clip_seconds",
+                 f"gives only {self.frames} frames at hop_length {self.hop_length}; need at least 4")
+        self._require_invertible_filterbank(path)
+
+    def _require_invertible_filterbank(self, path: str) -> None:
+        """Reject mel settings whose filterbank InverseMelScale cannot invert.
+
+        With too many mels for the STFT resolution (8 kHz, n_fft 256, 64 mels), low filters
+        cover the same single bin, the filterbank loses rank and the least-squares solve fails.
+        """
+        import torch
+        import torchaudio
+
+        fb = torchaudio.functional.melscale_fbanks(
+            self.n_fft // 2 + 1, self.fmin, self.mel_fmax, self.n_mels, self.sample_rate)
+        rank = int(torch.linalg.matrix_rank(fb))
+        if rank < self.n_mels:
+            raise UserError(
+                f"{path}.n_mels: {self.n_mels} mel bins are too many for n_fft={self.n_fft} at "
+                f"{self.sample_rate} Hz (the filterbank has rank {rank}, so it cannot be inverted); "
+                f"lower {path}.n_mels, raise {path}.n_fft or raise {path}.fmin")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Generator and critic sizes; filled in with the trainer."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; filled in with the trainer."""
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """What a run writes; filled in with the trainer."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A whole resolved recipe; `name` is the recipe file's stem."""
+
+    name: str = "recipe"
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def validate(self) -> None:
+        image_source = self.data.source == "mnist"
+        if image_source != (self.features.kind == "image"):
+            want = "image" if image_source else "mel"
+            raise UserError(f"features.kind: data.source '{self.data.source}' needs features.kind '{want}'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, as YAML would hold it (for saving the resolved recipe)."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if key != "name"}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+SECTIONS = ("data", "features", "model", "train", "output")
+
+
+def load_recipe(source: str | Path, overrides: list[str] = (), data_root: str | None = None) -> Recipe:
+    """Read a recipe file (or a bundled recipe by name), apply `--set` overrides, validate.
+
+    `data_root` is the CLI's `--data PATH`, short for `--set data.root=PATH`.
+    """
+    path = resolve_recipe_path(source)
+    raw = _read_yaml_with_bases(path, seen=())
+    for override in overrides:
+        _apply_override(raw, override)
+    if data_root is not None:
+        _apply_override(raw, f"data.root={data_root}")
+    _switch_synthetic_voice_to_folder(raw)
+    return recipe_from_dict(raw, name=path.stem)
+
+
+def recipe_from_dict(raw: dict[str, Any], name: str = "recipe") -> Recipe:
+    """Build and validate a Recipe from plain data (as loaded from YAML)."""
+    if not isinstance(raw, dict):
+        raise UserError("recipe: must be a mapping of sections")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise UserError(f"{unknown[0]}: unknown recipe section (sections: {', '.join(SECTIONS)})")
+    hints = typing.get_type_hints(Recipe)
+    sections = {key: _build_section(hints[key], raw.get(key), key) for key in SECTIONS}
+    recipe = Recipe(name=name, **sections)
+    recipe.validate()
+    return recipe
+
+
+def resolve_recipe_path(source: str | Path) -> Path:
+    """A path as given, or the name of a bundled recipe (`digits` -> recipes/digits.yaml)."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    bundled = RECIPES_DIR / f"{path.stem}.yaml"
+    if path.suffix in ("", ".yaml") and path.parent == Path(".") and bundled.is_file():
+        return bundled
+    raise UserError(f"{source}: recipe file not found")
+
+
+def _read_yaml_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """Load YAML, merging it over the recipe named by its `base:` key (relative to it)."""
+    if path.resolve() in seen:
+        raise UserError(f"{path}: `base` recipes include each other in a loop")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: cannot read recipe ({_first_line(err)})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a recipe must be a mapping of sections")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = (path.parent / str(base))
+    if not base_path.is_file():
+        raise UserError(f"{path}: base recipe {base_path} not found")
+    return _deep_merge(_read_yaml_with_bases(base_path, seen + (path.resolve(),)), raw)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _apply_override(raw: dict[str, Any], override: str) -> None:
+    """Apply one `section.key=value`; the value is parsed as YAML (64, 1e-4, null, true)."""
+    dotted, sep, text = override.partition("=")
+    parts = dotted.strip().split(".")
+    if not sep or len(parts) != 2 or not all(parts):
+        raise UserError(f"--set {override}: expected section.key=value, e.g. features.n_mels=64")
+    section, key = parts
+    if section not in SECTIONS:
+        raise UserError(f"{dotted}: unknown recipe section (sections: {', '.join(SECTIONS)})")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    target = raw.setdefault(section, {})
+    if not isinstance(target, dict):
+        raise UserError(f"{section}: must be a mapping")
+    target[key] = value
+
+
+def _switch_synthetic_voice_to_folder(raw: dict[str, Any]) -> None:
+    """`voice.yaml --data PATH` means: train on my folder instead of the built-in corpus."""
+    data = raw.get("data")
+    if isinstance(data, dict) and data.get("source") == "synthetic-voice" and data.get("root"):
+        data["source"] = "folder"
+
+
+def _build_section(cls: Any, raw: Any, path: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: must be a mapping of keys, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            known = ", ".join(names) if names else "none yet"
+            raise UserError(f"{path}.{key}: unknown key (known keys: {known})")
+    values = {key: _check_type(value, hints[key], f"{path}.{key}") for key, value in raw.items()}
+    section = cls(**values)
+    if hasattr(section, "validate"):
+        section.validate(path)
+    return section
+
+
+def _check_type(value: Any, hint: Any, path: str) -> Any:
+    """Return `value` as type `hint` or raise naming `path`; ints are accepted as floats."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        non_none = [option for option in options if option is not type(None)]
+        return _check_type(value, non_none[0], path)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise UserError(f"{path}: must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise UserError(f"{path}: must be a number, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise UserError(f"{path}: must be an integer, got {value!r}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"{path}: must be true or false, got {value!r}")
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise UserError(f"{path}: must be a string, got {value!r}")
+    raise TypeError(f"unsupported config type {hint} at {path}")
+
+
+def _require(ok: bool, path: str, message: str) -> None:
+    if not ok:
+        raise UserError(f"{path}: {message}")
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

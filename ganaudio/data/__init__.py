@@ -1,0 +1,137 @@
+"""Data sources -> the training tensors: `load_dataset(recipe)` is the entry point.
+
+Each source (folder, fsdd, synthetic-voice, mnist) lives in its own module and yields clips
+or images; here they become features (normalized log-mels, or pixels in [-1, 1]) with the
+feature state fitted on the training split, cached on disk keyed by the file list and the
+config. The dataset tells the models its sample shape and labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ganaudio.audio import normalize_level
+from ganaudio.config import Recipe
+from ganaudio.data.cache import cache_file, cache_key, file_fingerprint, load_cached, save_cached
+from ganaudio.data.clips import SPLITS, ClipFile, Clips, DataSummary, read_clip_files
+from ganaudio.data.folder import existing_root, find_audio_files, folder_files
+from ganaudio.data.fsdd import downloaded_recordings, fsdd_files
+from ganaudio.data.mnist import downloaded_mnist, load_mnist, mnist_files
+from ganaudio.data.synthetic_voice import VOWELS, synthesize_voices
+from ganaudio.errors import UserError
+from ganaudio.features import MelFeatures, encode_images
+
+SYNTHETIC_TEST_EVERY = 10  # synthetic-voice: every 10th clip is held out as the test split
+
+__all__ = ["Dataset", "DataSummary", "load_dataset", "mel_features"]
+
+
+@dataclass
+class Dataset(torch.utils.data.Dataset):
+    """One split of a recipe's data as model-ready tensors; items are (sample, label)."""
+
+    samples: torch.Tensor  # (n, 1, height, width) float32 in [-1, 1]
+    labels: torch.Tensor  # (n,) int64; all 0 for unlabelled data
+    label_names: list[str]  # empty for unlabelled data
+    split: str
+    summary: DataSummary
+    feature_state: dict[str, torch.Tensor] = field(default_factory=dict)  # empty for images
+    from_cache: bool = False
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one sample: what the models are sized from."""
+        return tuple(self.samples.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    def __len__(self) -> int:
+        return self.samples.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.samples[index], self.labels[index]
+
+
+def load_dataset(recipe: Recipe, split: str = "train") -> Dataset:
+    """Features of one split of the recipe's data, from the cache when nothing changed."""
+    if split not in SPLITS:
+        raise UserError(f"split: must be one of {', '.join(SPLITS)}, got {split!r}")
+    path = cache_file(recipe.data, cache_key(recipe.data, recipe.features, _fingerprint(recipe)))
+    payload = load_cached(path)
+    from_cache = payload is not None
+    if payload is None:
+        payload = _build_features(recipe)
+        save_cached(path, payload)
+    mask = payload["is_train"] if split == "train" else ~payload["is_train"]
+    if not bool(mask.any()):
+        raise UserError(f"data.source: '{recipe.data.source}' has no {split} split "
+                        f"({recipe.data.root or 'built-in data'})")
+    return Dataset(samples=payload["samples"][mask], labels=payload["labels"][mask],
+                   label_names=list(payload["label_names"]), split=split,
+                   summary=DataSummary.from_dict(payload["summary"]),
+                   feature_state=dict(payload["feature_state"]), from_cache=from_cache)
+
+
+def mel_features(recipe: Recipe, dataset: Dataset) -> MelFeatures:
+    """The MelFeatures that decode this dataset's (or its generator's) samples."""
+    return MelFeatures.from_state_dict(recipe.features, dataset.feature_state)
+
+
+def _fingerprint(recipe: Recipe) -> list:
+    """The files a recipe reads (with sizes and times); synthetic data is decided by config alone."""
+    data = recipe.data
+    if data.source == "synthetic-voice":
+        return []
+    if data.source == "mnist":
+        root = existing_root(data) if data.root else downloaded_mnist(data)
+        return file_fingerprint(mnist_files(root))
+    root = existing_root(data) if data.root else downloaded_recordings(data)
+    readable, unsupported = find_audio_files(root)
+    return file_fingerprint(readable + unsupported)
+
+
+def _build_features(recipe: Recipe) -> dict:
+    if recipe.data.source == "mnist":
+        images = load_mnist(recipe.data)
+        return _payload(encode_images(images.pixels), images.labels, images.label_names,
+                        images.splits, images.summary, feature_state={})
+    clips = _read_audio_source(recipe)
+    features = MelFeatures(recipe.features)
+    is_train = torch.tensor([s == "train" for s in clips.splits])
+    features.fit(clips.waveforms[is_train])
+    return _payload(features.encode(clips.waveforms), clips.labels, clips.label_names,
+                    clips.splits, clips.summary, feature_state=features.state_dict())
+
+
+def _read_audio_source(recipe: Recipe) -> Clips:
+    data, features = recipe.data, recipe.features
+    summary = DataSummary(source=data.source)
+    if data.source == "synthetic-voice":
+        return _synthetic_voice_clips(recipe, summary)
+    files: list[ClipFile] = fsdd_files(data, summary) if data.source == "fsdd" else folder_files(data, summary)
+    return read_clip_files(files, data, features, summary)
+
+
+def _synthetic_voice_clips(recipe: Recipe, summary: DataSummary) -> Clips:
+    data, features = recipe.data, recipe.features
+    waveforms, labels = synthesize_voices(data.num_clips, features.sample_rate, features.clip_samples, data.seed)
+    waveforms = torch.stack([normalize_level(torch.from_numpy(w), data.normalize, data.peak_db, data.rms_db)
+                             for w in waveforms])
+    splits = ["test" if i % SYNTHETIC_TEST_EVERY == SYNTHETIC_TEST_EVERY - 1 else "train"
+              for i in range(len(labels))]
+    summary.found = summary.used = len(labels)
+    summary.label_counts = {v: int((labels == i).sum()) for i, v in enumerate(VOWELS)}
+    summary.split_counts = {s: splits.count(s) for s in SPLITS}
+    return Clips(waveforms=waveforms, labels=torch.from_numpy(labels), label_names=list(VOWELS),
+                 splits=splits, summary=summary)
+
+
+def _payload(samples: torch.Tensor, labels: torch.Tensor, label_names: list[str], splits: list[str],
+             summary: DataSummary, feature_state: dict[str, torch.Tensor]) -> dict:
+    return {"samples": samples.float().contiguous(), "labels": labels, "label_names": label_names,
+            "is_train": torch.tensor([s == "train" for s in splits]),
+            "summary": summary.to_dict(), "feature_state": feature_state}

@@ -1,0 +1,79 @@
+"""Data source `folder`: every WAV/FLAC/OGG under `data.root`, labelled by parent folder
+name or by a regular expression on the file name."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ganaudio.audio import AUDIO_EXTENSIONS, UNSUPPORTED_AUDIO_EXTENSIONS
+from ganaudio.config import DataConfig
+from ganaudio.data.clips import ClipFile, DataSummary
+from ganaudio.errors import UserError
+
+
+def existing_root(data: DataConfig) -> Path:
+    """`data.root` as a folder that exists, or a UserError naming it."""
+    if not data.root:
+        raise UserError(f"data.root: source '{data.source}' needs a folder (--data PATH)")
+    root = Path(data.root).expanduser()
+    if not root.is_dir():
+        raise UserError(f"{root}: data folder does not exist")
+    return root
+
+
+def find_audio_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """(readable audio files, audio files in formats ganaudio does not read), sorted.
+
+    Other files (notes, manifests, hidden files) are not audio and are ignored.
+    """
+    readable, unsupported = [], []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        suffix = path.suffix.lower()
+        if suffix in AUDIO_EXTENSIONS:
+            readable.append(path)
+        elif suffix in UNSUPPORTED_AUDIO_EXTENSIONS:
+            unsupported.append(path)
+    return readable, unsupported
+
+
+def folder_files(data: DataConfig, summary: DataSummary) -> list[ClipFile]:
+    """The files of a folder source with their labels; unlabelable files are counted as skipped."""
+    root = existing_root(data)
+    readable, unsupported = find_audio_files(root)
+    summary.found = len(readable) + len(unsupported)
+    if not readable:
+        raise UserError(f"{root}: no {'/'.join(e[1:].upper() for e in AUDIO_EXTENSIONS)} files found")
+    for path in unsupported:
+        _bad(data, summary, path, "unsupported format")
+    files = []
+    pattern = re.compile(data.label_pattern) if data.labels == "pattern" else None
+    for path in readable:
+        label = _label(path, root, data, pattern)
+        if data.labels == "pattern" and label is None:
+            _bad(data, summary, path, "label pattern matched nothing")
+            continue
+        files.append(ClipFile(path=path, label=label))
+    if not files:
+        raise UserError(f"data.label_pattern: {data.label_pattern!r} matches none of the "
+                        f"{len(readable)} file names under {root}")
+    return files
+
+
+def _label(path: Path, root: Path, data: DataConfig, pattern: re.Pattern | None) -> str | None:
+    if data.labels == "none":
+        return None
+    if data.labels == "folder":
+        return path.parent.name if path.parent != root else root.name
+    match = pattern.search(path.name)
+    if match is None:
+        return None
+    return match.group("label") if "label" in pattern.groupindex else match.group(1 if pattern.groups else 0)
+
+
+def _bad(data: DataConfig, summary: DataSummary, path: Path, reason: str) -> None:
+    if data.on_bad_file == "error":
+        raise UserError(f"{path}: {reason}")
+    summary.skip(str(path), reason)

@@ -1,0 +1,73 @@
+"""Pictures people would rather look at than read: spectrogram and image grids.
+
+Uses matplotlib's Agg backend (no display needed) and writes atomically, so a killed run
+never leaves a half-written PNG.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import torch  # noqa: E402
+
+from ganaudio.errors import UserError  # noqa: E402
+
+
+def spectrogram_grid(features: torch.Tensor, path: Path | str, titles: list[str] | None = None,
+                     sample_rate: int | None = None, hop_length: int | None = None,
+                     columns: int = 4) -> Path:
+    """Plot (n, 1, n_mels, frames) features in [-1, 1] as a grid with time and mel axes."""
+    rows = math.ceil(features.shape[0] / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    frames = features.shape[-1]
+    seconds = frames * hop_length / sample_rate if sample_rate and hop_length else None
+    extent = (0, seconds if seconds else frames, 0, features.shape[-2])
+    for index, axis in enumerate(axes.flat):
+        if index >= features.shape[0]:
+            axis.axis("off")
+            continue
+        image = axis.imshow(features[index, 0].cpu().numpy(), origin="lower", aspect="auto",
+                            cmap="magma", vmin=-1, vmax=1, extent=extent)
+        axis.set_xlabel("time (s)" if seconds else "frame")
+        axis.set_ylabel("mel bin")
+        if titles:
+            axis.set_title(titles[index])
+    figure.colorbar(image, ax=axes, shrink=0.8, label="normalized log-mel")
+    return _save(figure, path)
+
+
+def image_grid(images: torch.Tensor, path: Path | str, titles: list[str] | None = None,
+               columns: int = 8) -> Path:
+    """Plot (n, 1, height, width) images in [-1, 1] as a grey grid."""
+    rows = math.ceil(images.shape[0] / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < images.shape[0]:
+            axis.imshow(images[index, 0].cpu().numpy(), cmap="gray", vmin=-1, vmax=1)
+            if titles:
+                axis.set_title(titles[index], fontsize=9)
+    return _save(figure, path)
+
+
+def _save(figure: plt.Figure, path: Path | str) -> Path:
+    path = Path(path)
+    if not path.parent.is_dir():
+        plt.close(figure)
+        raise UserError(f"{path}: folder {path.parent} does not exist")
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    try:
+        figure.savefig(temporary, dpi=100, bbox_inches="tight")
+        os.replace(temporary, path)
+    except OSError as err:
+        raise UserError(f"{path}: cannot write ({err.strerror})") from None
+    finally:
+        plt.close(figure)
+        temporary.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,105 @@
+"""The folder source: labels from folders or names, mixed formats, and every bad file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ganaudio.config import recipe_from_dict
+from ganaudio.data import load_dataset
+from ganaudio.errors import UserError
+from tests.helpers import tone, write_wav
+
+FEATURES = {"sample_rate": 8000, "clip_seconds": 0.512, "n_fft": 256, "hop_length": 64, "n_mels": 32}
+
+
+def folder_recipe(root, **data):
+    return recipe_from_dict({"data": {"source": "folder", "root": str(root), **data}, "features": FEATURES})
+
+
+def test_labels_from_sub_folders_with_mixed_rates_and_channels(labelled_folder):
+    train = load_dataset(folder_recipe(labelled_folder))
+    assert train.label_names == ["high", "low"]
+    assert len(train) == 6 and train.sample_shape == (1, 32, 64)
+    assert sorted(train.labels.tolist()) == [0, 0, 0, 1, 1, 1]
+    assert train.summary.label_counts == {"high": 3, "low": 3}
+    assert train.samples.min() >= -1 and train.samples.max() <= 1
+
+
+def test_labels_from_file_name_pattern(tmp_path):
+    for name in ("3_anna_0.wav", "3_anna_1.wav", "7_bo_0.wav"):
+        write_wav(tmp_path / name, tone(0.2, 8000))
+    train = load_dataset(folder_recipe(tmp_path, labels="pattern", label_pattern=r"^(?P<label>\d)_"))
+    assert train.label_names == ["3", "7"] and sorted(train.labels.tolist()) == [0, 0, 1]
+
+
+def test_unlabelled_folder(labelled_folder):
+    train = load_dataset(folder_recipe(labelled_folder, labels="none"))
+    assert train.label_names == [] and len(train) == 6 and not train.labels.any()
+
+
+def test_long_clips_are_cropped_and_counted(tmp_path):
+    write_wav(tmp_path / "a" / "long.wav", tone(2.0, 8000))
+    write_wav(tmp_path / "a" / "short.wav", tone(0.1, 8000))
+    train = load_dataset(folder_recipe(tmp_path))
+    assert train.summary.cropped == 1
+    assert train.summary.durations == pytest.approx((0.1, 1.05, 2.0))
+
+
+def make_bad_files(root):
+    write_wav(root / "a" / "good.wav", tone(0.3, 8000))
+    (root / "a" / "garbage.wav").write_bytes(b"RIFF....not a wave file")
+    write_wav(root / "a" / "empty.wav", np.zeros(0, dtype=np.float32))
+    write_wav(root / "a" / "silent.wav", np.zeros(2000, dtype=np.float32))
+    write_wav(root / "a" / "nan.wav", np.full(2000, np.nan, dtype=np.float32), subtype="FLOAT")
+    whole = write_wav(root / "a" / "whole.wav", tone(0.5, 8000)).read_bytes()
+    (root / "a" / "whole.wav").unlink()
+    (root / "a" / "cut.wav").write_bytes(whole[: len(whole) // 2])
+    (root / "a" / "song.mp3").write_bytes(b"ID3")
+    (root / "a" / "notes.txt").write_text("not audio: ignored")
+
+
+def test_bad_files_are_skipped_and_counted(tmp_path):
+    make_bad_files(tmp_path)
+    train = load_dataset(folder_recipe(tmp_path))
+    assert len(train) == 1
+    skipped = {reason: len(paths) for reason, paths in train.summary.skipped.items()}
+    assert skipped == {"unreadable": 1, "empty": 1, "silent": 1, "NaN or infinite samples": 1,
+                       "truncated": 1, "unsupported format": 1}
+    assert train.summary.found == 7
+
+
+def test_bad_file_is_an_error_naming_it_when_asked(tmp_path):
+    make_bad_files(tmp_path)
+    with pytest.raises(UserError, match=r"\.(wav|mp3)"):
+        load_dataset(folder_recipe(tmp_path, on_bad_file="error"))
+
+
+def test_missing_and_empty_folders_and_unmatched_pattern(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        load_dataset(folder_recipe(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no WAV/FLAC/OGG files"):
+        load_dataset(folder_recipe(tmp_path / "empty"))
+    write_wav(tmp_path / "x" / "clip.wav", tone(0.2, 8000))
+    with pytest.raises(UserError, match="data.label_pattern: .* matches none"):
+        load_dataset(folder_recipe(tmp_path / "x", labels="pattern", label_pattern=r"^\d_"))
+
+
+def test_all_files_bad_is_an_error(tmp_path):
+    write_wav(tmp_path / "a" / "silent.wav", np.zeros(2000, dtype=np.float32))
+    with pytest.raises(UserError, match="none of the 1 audio files could be used"):
+        load_dataset(folder_recipe(tmp_path))
+
+
+def test_folder_source_has_no_test_split(labelled_folder):
+    with pytest.raises(UserError, match="no test split"):
+        load_dataset(folder_recipe(labelled_folder), split="test")
+
+
+def test_flac_and_ogg_are_read(tmp_path):
+    write_wav(tmp_path / "a" / "x.flac", tone(0.2, 8000))
+    write_wav(tmp_path / "a" / "y.ogg", tone(0.2, 8000), subtype="VORBIS")
+    assert len(load_dataset(folder_recipe(tmp_path))) == 2
+    assert torch.isfinite(load_dataset(folder_recipe(tmp_path)).samples).all()

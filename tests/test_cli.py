@@ -1,0 +1,115 @@
+"""`ganaudio` on the command line: the features command, and every user mistake ends in
+one line on stderr with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ganaudio.cli import main
+from tests.helpers import tone, write_wav
+
+SMALL = ["--set", "features.clip_seconds=0.512", "--set", "features.n_fft=256",
+         "--set", "features.hop_length=64", "--set", "features.n_mels=32"]
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_subcommands():
+    result = subprocess.run([sys.executable, "-m", "ganaudio", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("features", "train", "synth", "evaluate", "augment"):
+        assert command in result.stdout
+
+
+def test_unbuilt_subcommand_says_so_with_exit_2():
+    result = subprocess.run([sys.executable, "-m", "ganaudio", "train", "recipes/voice.yaml"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "not built yet" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_features_prints_summary_and_plots(capsys, labelled_folder, tmp_path):
+    plot = tmp_path / "grid.png"
+    code, out, _ = run_cli(capsys, "features", "voice", "--data", str(labelled_folder), *SMALL, "--plot", str(plot))
+    assert code == 0
+    assert "clips: 6 used of 6 found" in out and "labels (2): high 3, low 3" in out
+    assert "features: 32 mel bins x 64 frames" in out and "computed and cached" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run_cli(capsys, "features", "voice", "--data", str(labelled_folder), *SMALL)
+    assert "loaded from cache" in out
+
+
+def test_features_on_real_fsdd(capsys, fsdd_dir, tmp_path):
+    code, out, _ = run_cli(capsys, "features", "recipes/digits.yaml", "--data", str(fsdd_dir),
+                           "--plot", str(tmp_path / "digits.png"))
+    assert code == 0
+    assert "clips: 3000 used of 3000 found" in out and "splits: train 2700, test 300" in out
+    assert "features: 64 mel bins x 64 frames" in out and "skipped: 0" in out
+
+
+def test_features_on_mnist(capsys, mnist_dir, tmp_path):
+    code, out, _ = run_cli(capsys, "features", "mnist", "--data", str(mnist_dir), "--plot", str(tmp_path / "m.png"))
+    assert code == 0 and "28 x 28 pixels; train split: 8000 samples" in out
+
+
+def one_file(tmp_path, name="clip.wav", samples=None, subtype="PCM_16"):
+    folder = tmp_path / "data" / "a"
+    write_wav(folder / name, tone(0.3, 8000) if samples is None else samples, subtype=subtype)
+    return tmp_path / "data"
+
+
+def truncated(tmp_path):
+    root = one_file(tmp_path)
+    path = root / "a" / "clip.wav"
+    path.write_bytes(path.read_bytes()[:1000])
+    return root
+
+
+def with_mp3(tmp_path):
+    root = one_file(tmp_path)
+    (root / "a" / "song.mp3").write_bytes(b"ID3")
+    return root
+
+
+def broken(tmp_path):
+    root = one_file(tmp_path)
+    (root / "a" / "clip.wav").write_bytes(b"garbage")
+    return root
+
+
+@pytest.mark.parametrize("make, extra, message", [
+    (lambda t: t / "missing", [], "data folder does not exist"),
+    (lambda t: (t / "empty").mkdir() or t / "empty", [], "no WAV/FLAC/OGG files found"),
+    (broken, ["--set", "data.on_bad_file=error"], "clip.wav: unreadable"),
+    (truncated, ["--set", "data.on_bad_file=error"], "clip.wav: truncated"),
+    (lambda t: one_file(t, samples=np.zeros(0, dtype=np.float32)), ["--set", "data.on_bad_file=error"], "empty"),
+    (lambda t: one_file(t, samples=np.zeros(900, dtype=np.float32)), ["--set", "data.on_bad_file=error"], "silent"),
+    (lambda t: one_file(t, samples=np.full(900, np.nan, dtype=np.float32), subtype="FLOAT"),
+     ["--set", "data.on_bad_file=error"], "NaN"),
+    (with_mp3, ["--set", "data.on_bad_file=error"], "song.mp3: unsupported format"),
+    (lambda t: one_file(t), ["--set", "data.labels=pattern", "--set", r"data.label_pattern=^\d_"],
+     "data.label_pattern"),
+    (lambda t: one_file(t), ["--set", "features.n_mel=40"], "features.n_mel: unknown key"),
+    (lambda t: one_file(t), ["--set", "features.n_mels=-4"], "features.n_mels: must be positive"),
+    (lambda t: one_file(t), ["--set", "data.on_bad_file=maybe"], "data.on_bad_file: must be one of"),
+    (lambda t: one_file(t), ["--plot", "/nonexistent-dir/x.png"], "does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, make, extra, message):
+    root = make(tmp_path)
+    code, out, err = run_cli(capsys, "features", "voice", "--data", str(root), *SMALL, *extra)
+    assert code == 2
+    assert message in err and err.startswith("ganaudio: error: ") and err.count("\n") == 1
+
+
+
+def test_missing_recipe_file_exit_2(capsys):
+    code, _, err = run_cli(capsys, "features", "no/such/recipe.yaml")
+    assert code == 2 and "recipe file not found" in err

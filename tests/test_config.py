@@ -1,0 +1,103 @@
+"""Recipes: typed loading, every rejection names the key's full path, overrides, bases."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ganaudio.config import RECIPES_DIR, load_recipe, recipe_from_dict
+from ganaudio.errors import UserError
+
+
+def write_recipe(tmp_path, content: dict, name: str = "r.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(content))
+    return path
+
+
+@pytest.mark.parametrize("name", ["voice", "digits", "mnist"])
+def test_bundled_recipes_load_by_name_and_path(name):
+    by_name = load_recipe(name)
+    by_path = load_recipe(RECIPES_DIR / f"{name}.yaml")
+    assert by_name == by_path
+    assert by_name.name == name
+
+
+def test_digits_recipe_gives_64_by_64_mels():
+    features = load_recipe("digits").features
+    assert (features.n_mels, features.frames, features.sample_rate) == (64, 64, 8000)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"features": {"n_mel": 64}}, "features.n_mel: unknown key"),
+    ({"features": {"n_mels": "lots"}}, "features.n_mels: must be an integer"),
+    ({"features": {"n_mels": True}}, "features.n_mels: must be an integer"),
+    ({"features": {"hop_length": -1}}, "features.hop_length: must be positive"),
+    ({"features": {"clip_seconds": 0}}, "features.clip_seconds: must be positive"),
+    ({"features": {"n_fft": 256, "n_mels": 200}}, "features.n_mels: must be <= n_fft/2+1 = 129"),
+    ({"features": {"fmax": 9000}}, "features.fmax: must be <= sample_rate/2"),
+    ({"features": {"fmin": 5000, "fmax": 3000}}, "features.fmin"),
+    ({"features": {"griffin_lim_momentum": 1.5}}, "features.griffin_lim_momentum"),
+    ({"data": {"source": "tape"}}, "data.source: must be one of"),
+    ({"data": {"labels": "pattern"}}, "data.label_pattern: required"),
+    ({"data": {"labels": "pattern", "label_pattern": "(["}}, "data.label_pattern: not a regular expression"),
+    ({"data": {"peak_db": 3}}, "data.peak_db"),
+    ({"data": "fsdd"}, "data: must be a mapping"),
+    ({"model": {"width": 4}}, "model.width: unknown key"),
+    ({"optimizer": {}}, "optimizer: unknown recipe section"),
+    ({"data": {"source": "mnist"}}, "features.kind"),
+])
+def test_rejections_name_the_key(raw, message):
+    with pytest.raises(UserError, match=None) as caught:
+        recipe_from_dict(raw)
+    assert message in str(caught.value)
+
+
+def test_mel_filterbank_that_cannot_be_inverted_is_rejected():
+    """At 8 kHz, n_fft 256 and 64 mels the low filters share bins and lstsq fails."""
+    with pytest.raises(UserError, match=r"features.n_mels: 64 mel bins are too many .* rank 62"):
+        recipe_from_dict({"features": {"n_fft": 256, "hop_length": 64, "n_mels": 64}})
+    recipe_from_dict({"features": {"n_fft": 256, "hop_length": 64, "n_mels": 40}})
+
+
+def test_set_overrides_parse_values_and_are_checked():
+    recipe = load_recipe("digits", ["features.n_mels=32", "features.fmax=null", "data.peak_db=-3"])
+    assert recipe.features.n_mels == 32 and recipe.features.fmax is None and recipe.data.peak_db == -3.0
+    with pytest.raises(UserError, match="features.n_mels: must be an integer"):
+        load_recipe("digits", ["features.n_mels=many"])
+    with pytest.raises(UserError, match="features.nmels: unknown key"):
+        load_recipe("digits", ["features.nmels=32"])
+    with pytest.raises(UserError, match="expected section.key=value"):
+        load_recipe("digits", ["n_mels=32"])
+
+
+def test_data_flag_sets_root_and_switches_voice_to_folder(tmp_path):
+    assert load_recipe("digits", data_root=str(tmp_path)).data.root == str(tmp_path)
+    voice = load_recipe("voice", data_root=str(tmp_path))
+    assert voice.data.source == "folder" and voice.data.root == str(tmp_path)
+    assert load_recipe("voice").data.source == "synthetic-voice"
+
+
+def test_base_recipe_is_merged_and_changed_by_one_line(tmp_path):
+    write_recipe(tmp_path, {"data": {"source": "fsdd"}, "features": {"n_mels": 40, "n_fft": 512}}, "base.yaml")
+    child = write_recipe(tmp_path, {"base": "base.yaml", "features": {"n_mels": 32}}, "child.yaml")
+    recipe = load_recipe(child)
+    assert recipe.features.n_mels == 32 and recipe.data.source == "fsdd" and recipe.name == "child"
+
+
+def test_base_loop_and_missing_file_are_user_errors(tmp_path):
+    write_recipe(tmp_path, {"base": "b.yaml"}, "a.yaml")
+    write_recipe(tmp_path, {"base": "a.yaml"}, "b.yaml")
+    with pytest.raises(UserError, match="loop"):
+        load_recipe(tmp_path / "a.yaml")
+    with pytest.raises(UserError, match="recipe file not found"):
+        load_recipe(tmp_path / "missing.yaml")
+    (tmp_path / "broken.yaml").write_text("data: [unclosed")
+    with pytest.raises(UserError, match="cannot read recipe"):
+        load_recipe(tmp_path / "broken.yaml")
+
+
+def test_resolved_recipe_round_trips_through_yaml(tmp_path):
+    recipe = load_recipe("digits", ["features.n_mels=32"])
+    path = write_recipe(tmp_path, yaml.safe_load(recipe.to_yaml()), "digits.yaml")
+    assert load_recipe(path) == recipe
