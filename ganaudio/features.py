@@ -55,7 +55,7 @@ class MelFeatures:
     def __init__(self, config: FeatureConfig, statistics: MelStatistics | None = None):
         self.config = config
         self.statistics = statistics
-        self._transforms: dict[torch.device, dict[str, torch.nn.Module]] = {}
+        self._transforms: dict[torch.device, dict] = {}
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:
@@ -65,8 +65,7 @@ class MelFeatures:
         """(batch, samples) -> log mel power (batch, n_mels, frames), before normalization."""
         mel = self._transform(waveforms.device, "mel")
         frames = self.config.frames
-        chunks = [mel(chunk)[..., :frames] for chunk in waveforms.split(BATCH)]
-        return torch.cat(chunks).clamp_min(0).add(LOG_FLOOR).log()
+        return torch.cat([mel(chunk)[..., :frames] for chunk in waveforms.split(BATCH)]).add(LOG_FLOOR).log()
 
     def fit(self, waveforms: torch.Tensor) -> MelStatistics:
         """Fit and keep the normalization statistics on training waveforms (batch, samples)."""
@@ -92,9 +91,12 @@ class MelFeatures:
 
     def decode(self, features: torch.Tensor, n_iter: int | None = None) -> torch.Tensor:
         """(batch, 1, n_mels, frames) -> waveforms (batch, clip samples) by Griffin-Lim."""
-        mel_power = self.denormalize(features)
-        linear = self._transform(features.device, "inverse_mel")(mel_power)
-        return self.griffin_lim(linear, n_iter=n_iter)
+        return self.griffin_lim(self.linear_power(features), n_iter=n_iter)
+
+    def linear_power(self, features: torch.Tensor) -> torch.Tensor:
+        """(batch, 1, n_mels, frames) -> linear power spectrogram (batch, n_fft/2+1, frames)
+        by InverseMelScale's least-squares solve."""
+        return self._transform(features.device, "inverse_mel")(self.denormalize(features))
 
     def griffin_lim(self, power: torch.Tensor, n_iter: int | None = None) -> torch.Tensor:
         """Linear power spectrogram (batch, freqs, frames) -> waveforms (batch, clip samples).
@@ -112,94 +114,6 @@ class MelFeatures:
         return griffin_lim(power)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"mean": self.mean.cpu(), "std": self.std.cpu()}
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> "MelStatistics":
-        return cls(mean=state["mean"].float(), std=state["std"].float())
-
-
-def fit_statistics(log_mels: torch.Tensor) -> MelStatistics:
-    """Fit per-bin statistics on log-mels of shape (clips, n_mels, frames)."""
-    per_bin = log_mels.transpose(0, 1).reshape(log_mels.shape[1], -1).double()
-    mean = per_bin.mean(dim=1)
-    # A floor on std keeps a constant bin (e.g. band-limited silence) from dividing by zero.
-    std = per_bin.std(dim=1).clamp_min(1e-3)
-    return MelStatistics(mean=mean.float(), std=std.float())
-
-
-class MelFeatures:
-    """Encode waveforms (batch, samples) to (batch, 1, n_mels, frames) in [-1, 1] and back.
-
-    Holds the fitted statistics and, per device, the torchaudio transforms (their filterbanks
-    and windows are built once per device, not per call).
-    """
-
-    def __init__(self, config: FeatureConfig, statistics: MelStatistics | None = None):
-        self.config = config
-        self.statistics = statistics
-        self._transforms: dict[torch.device, dict[str, torch.nn.Module]] = {}
-
-    @property
-    def sample_shape(self) -> tuple[int, int, int]:
-        return (1, self.config.n_mels, self.config.frames)
-
-    def log_mel(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """(batch, samples) -> log mel power (batch, n_mels, frames), before normalization."""
-        mel = self._transform(waveforms.device, "mel")
-        frames = self.config.frames
-        chunks = [mel(chunk)[..., :frames] for chunk in waveforms.split(BATCH)]
-        return torch.cat(chunks).clamp_min(0).add(LOG_FLOOR).log()
-
-    def fit(self, waveforms: torch.Tensor) -> MelStatistics:
-        """Fit and keep the normalization statistics on training waveforms (batch, samples)."""
-        self.statistics = fit_statistics(self.log_mel(waveforms))
-        return self.statistics
-
-    def normalize(self, log_mels: torch.Tensor) -> torch.Tensor:
-        """log-mels (batch, n_mels, frames) -> (batch, 1, n_mels, frames) in [-1, 1]."""
-        mean, std = self._statistics_on(log_mels.device)
-        clip = self.config.clip_std
-        standard = (log_mels - mean[:, None]) / std[:, None]
-        return (standard.clamp(-clip, clip) / clip).unsqueeze(1)
-
-    def encode(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """(batch, samples) -> (batch, 1, n_mels, frames) in [-1, 1]."""
-        return self.normalize(self.log_mel(waveforms))
-
-    def denormalize(self, features: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, n_mels, frames) in [-1, 1] -> mel power (batch, n_mels, frames)."""
-        mean, std = self._statistics_on(features.device)
-        log_mels = features.squeeze(1).float() * self.config.clip_std * std[:, None] + mean[:, None]
-        return (log_mels.exp() - LOG_FLOOR).clamp_min(0)
-
-    def decode(self, features: torch.Tensor, n_iter: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """(batch, 1, n_mels, frames) -> waveforms (batch, clip samples) by Griffin-Lim.
-
-        `generator` seeds Griffin-Lim's random initial phase, so a seeded decode repeats.
-        """
-        mel_power = self.denormalize(features)
-        linear = self._transform(features.device, "inverse_mel")(mel_power)
-        return self.griffin_lim(linear, n_iter=n_iter, generator=generator)
-
-    def griffin_lim(self, power: torch.Tensor, n_iter: int | None = None,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
-        """Linear power spectrogram (batch, freqs, frames) -> waveforms (batch, clip samples)."""
-        cfg = self.config
-        # The encoder dropped the STFT's last frame; repeating the edge frame restores it.
-        power = torch.cat([power, power[..., -1:]], dim=-1)
-        initial = torch.rand(power.shape, generator=generator, device="cpu").to(power.device)
-        griffin_lim = torchaudio.transforms.GriffinLim(
-            n_fft=cfg.n_fft, n_iter=cfg.griffin_lim_iters if n_iter is None else n_iter,
-            hop_length=cfg.hop_length, power=2.0, momentum=cfg.griffin_lim_momentum,
-            length=cfg.clip_samples, rand_init=False).to(power.device)
-        # torchaudio draws its random initial phase from the global RNG; a seeded start
-        # phase is given instead by rotating the magnitude, which it uses as the first estimate.
-        del initial
-        return griffin_lim(power)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
         if self.statistics is None:
             raise RuntimeError("MelFeatures has no fitted statistics yet; call fit() first")
         return self.statistics.state_dict()
@@ -214,6 +128,7 @@ class MelFeatures:
         return self.statistics.mean.to(device), self.statistics.std.to(device)
 
     def _transform(self, device: torch.device, name: str) -> torch.nn.Module:
+        """MelSpectrogram and InverseMelScale for `device`, built once."""
         if device not in self._transforms:
             cfg = self.config
             self._transforms[device] = {

@@ -100,3 +100,4 @@ def test_round_trip_on_real_fsdd_clips_stays_close(fsdd_dir):
     re_encoded = features.encode(decoded)
     assert (re_encoded - encoded).abs().mean() < 0.05  # in [-1, 1] units
     assert spectral_convergence(waves, decoded, 512, 96).mean() < 0.5
+

@@ -21,7 +21,7 @@ from ganaudio.data.fsdd import downloaded_recordings, fsdd_files
 from ganaudio.data.mnist import downloaded_mnist, load_mnist, mnist_files
 from ganaudio.data.synthetic_voice import VOWELS, synthesize_voices
 from ganaudio.errors import UserError
-from ganaudio.features import MelFeatures, encode_images
+from ganaudio.features import MelFeatures, encode_images, fit_statistics
 
 SYNTHETIC_TEST_EVERY = 10  # synthetic-voice: every 10th clip is held out as the test split
 
@@ -101,9 +101,10 @@ def _build_features(recipe: Recipe) -> dict:
                         images.splits, images.summary, feature_state={})
     clips = _read_audio_source(recipe)
     features = MelFeatures(recipe.features)
+    log_mels = features.log_mel(clips.waveforms)  # once for all clips: fitting reuses the train rows
     is_train = torch.tensor([s == "train" for s in clips.splits])
-    features.fit(clips.waveforms[is_train])
-    return _payload(features.encode(clips.waveforms), clips.labels, clips.label_names,
+    features.statistics = fit_statistics(log_mels[is_train])
+    return _payload(features.normalize(log_mels), clips.labels, clips.label_names,
                     clips.splits, clips.summary, feature_state=features.state_dict())
 
 

@@ -32,8 +32,8 @@ def file_fingerprint(paths: list[Path]) -> list[tuple[str, int, int]]:
     """(path, size, mtime_ns) per file: any edit, addition or removal changes the cache key."""
     fingerprint = []
     for path in paths:
-        stat = path.stat()
-        fingerprint.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+        stat = os.stat(path)
+        fingerprint.append((os.path.abspath(path), stat.st_size, stat.st_mtime_ns))
     return fingerprint
 
 

@@ -3,6 +3,7 @@ name or by a regular expression on the file name."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -25,17 +26,20 @@ def existing_root(data: DataConfig) -> Path:
 def find_audio_files(root: Path) -> tuple[list[Path], list[Path]]:
     """(readable audio files, audio files in formats ganaudio does not read), sorted.
 
-    Other files (notes, manifests, hidden files) are not audio and are ignored.
+    Other files (notes, manifests) are not audio and are ignored, as is anything hidden.
+    os.walk rather than Path.rglob: it is several times faster on a folder of thousands of clips.
     """
     readable, unsupported = [], []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
-        suffix = path.suffix.lower()
-        if suffix in AUDIO_EXTENSIONS:
-            readable.append(path)
-        elif suffix in UNSUPPORTED_AUDIO_EXTENSIONS:
-            unsupported.append(path)
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(names):
+            suffix = os.path.splitext(name)[1].lower()
+            if name.startswith("."):
+                continue
+            if suffix in AUDIO_EXTENSIONS:
+                readable.append(Path(folder, name))
+            elif suffix in UNSUPPORTED_AUDIO_EXTENSIONS:
+                unsupported.append(Path(folder, name))
     return readable, unsupported
 
 
