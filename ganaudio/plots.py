@@ -24,7 +24,8 @@ def spectrogram_grid(features: torch.Tensor, path: Path | str, titles: list[str]
                      columns: int = 4) -> Path:
     """Plot (n, 1, n_mels, frames) features in [-1, 1] as a grid with time and mel axes."""
     rows = math.ceil(features.shape[0] / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False,
+                               constrained_layout=True)
     frames = features.shape[-1]
     seconds = frames * hop_length / sample_rate if sample_rate and hop_length else None
     extent = (0, seconds if seconds else frames, 0, features.shape[-2])
