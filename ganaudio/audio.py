@@ -130,3 +130,16 @@ def fit_length(waveform: torch.Tensor, length: int) -> tuple[torch.Tensor, bool]
     out[src_from - start: src_to - start] = waveform[src_from:src_to]
     cropped = src_from > 0 or src_to < waveform.numel()
     return out, cropped
+
+
+def write_wav(path: Path | str, waveform: torch.Tensor, sample_rate: int) -> Path:
+    """Write a mono clip as 16-bit PCM WAV, atomically (temporary file, then rename)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        samples = waveform.detach().float().cpu().clamp(-1, 1).numpy()
+        soundfile.write(temporary, samples, sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

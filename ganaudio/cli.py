@@ -7,15 +7,17 @@ caught, so a real bug keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
+from pathlib import Path
 
 from ganaudio.errors import UserError
 
 # Subcommands listed in --help before they exist, so users see where the tool is going;
 # running one says so plainly instead of pretending to work.
 NOT_BUILT_YET = {
-    "train": "train a GAN from a recipe",
     "synth": "write generated audio or images from a checkpoint",
     "evaluate": "score a checkpoint against held-out real data",
     "augment": "write a labelled folder of synthetic clips for a classifier",
@@ -45,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="which split's shape and count to report (default: train)")
     features.add_argument("--plot", metavar="FILE.png", help="write a grid of example spectrograms or images")
     features.set_defaults(run=run_features)
+
+    train = commands.add_parser(
+        "train", help="train a GAN from a recipe",
+        description="Train a conditional WGAN on the recipe's data; the run folder gets checkpoints, "
+                    "sample grids (and WAVs for audio), metrics.jsonl, a loss-curve PNG and the resolved recipe.")
+    add_recipe_arguments(train)
+    train.add_argument("--out", metavar="DIR", help="run folder (default: output.dir, else runs/<recipe>-<time>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    train.add_argument("--dry-run", action="store_true", help="print the resolved recipe and models, then stop")
+    train.set_defaults(run=run_train)
 
     for name, summary in NOT_BUILT_YET.items():
         command = commands.add_parser(name, help=f"{summary} (not built yet)", add_help=False)
@@ -84,6 +96,53 @@ def run_features(args: argparse.Namespace) -> int:
         path = plot_examples(recipe, dataset, args.plot)
         print(f"wrote {path}")
     return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ganaudio.checkpoint import list_checkpoints
+    from ganaudio.config import load_recipe
+    from ganaudio.data import load_dataset
+    from ganaudio.models import count_parameters
+    from ganaudio.plots import loss_curves
+    from ganaudio.synth import make_preview
+    from ganaudio.train import Trainer
+
+    recipe = load_recipe(args.recipe, args.overrides, data_root=args.data)
+    run_dir = Path(args.out or recipe.output.dir or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.resume and not list_checkpoints(run_dir):
+        raise UserError(f"{run_dir}: no checkpoint to resume from")
+    if not args.resume and list_checkpoints(run_dir):
+        raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
+    dataset = load_dataset(recipe)
+    trainer = Trainer(recipe, dataset, run_dir, preview=make_preview(recipe, dataset.feature_state, dataset.label_names))
+    print(recipe.to_yaml().rstrip())
+    print(f"data: {len(dataset)} samples of {dataset.sample_shape}, labels: {dataset.label_names or 'none'}")
+    print(f"generator: {count_parameters(trainer.generator):,} parameters; critic: "
+          f"{count_parameters(trainer.critic):,}; device: {trainer.device}, threads: {torch_threads()}")
+    if args.dry_run:
+        return 0
+    if args.resume:
+        print(f"resuming {run_dir} from step {trainer.resume()}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(run_dir / "recipe.yaml", recipe.to_yaml())
+    checkpoint = trainer.fit()
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    if metrics:
+        loss_curves(metrics, run_dir / "losses.png")
+    print(f"wrote {checkpoint} (step {trainer.step}) and samples in {run_dir}")
+    return 0
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def plot_examples(recipe, dataset, path: str, count: int = 16):

@@ -138,17 +138,82 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Generator and critic sizes; filled in with the trainer."""
+    """Generator and critic sizes. Both are built from the data's sample shape: `depth`
+    halvings take (height, width) down to the base grid the generator starts from."""
+
+    latent_dim: int = 128  # size of the noise vector z
+    width: int = 16  # channels at full resolution; doubled at each halving, up to max_width
+    max_width: int = 256
+    # Number of 2x up/down-sampling stages; null halves while both sides stay even and >= 4
+    # (64x64 -> 4 stages down to 4x4; 28x28 -> 2 stages down to 7x7).
+    depth: Optional[int] = None
+    kernel_size: int = 3  # odd: every conv keeps its centre
+    conditional: bool = True  # class embedding in G, projection critic, when the data has labels
+
+    def validate(self, path: str) -> None:
+        for key in ("latent_dim", "width", "max_width", "kernel_size"):
+            _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
+        _require(self.kernel_size % 2 == 1, f"{path}.kernel_size", "must be odd")
+        _require(self.max_width >= self.width, f"{path}.max_width", f"must be >= width ({self.width})")
+        _require(self.depth is None or self.depth >= 1, f"{path}.depth", "must be >= 1 (or null for auto)")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings; filled in with the trainer."""
+    """Optimisation. Defaults are the SpecGAN/WaveGAN WGAN-GP settings; recipes change what
+    the CPU budget needs and say why."""
+
+    loss: Literal["wgan-gp", "hinge"] = "wgan-gp"  # see losses.py
+    gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (wgan-gp only)
+    r1_weight: float = 0.0  # R1 penalty weight (gamma / 2) on real samples; 0 disables it
+    # Compute the penalties every N critic steps, scaled by N ("lazy regularisation",
+    # StyleGAN2): the double backward pass is most of a critic step's cost on CPU.
+    penalty_every: int = 1
+    critic_steps: int = 5  # critic updates per generator update
+    lr_generator: float = 1e-4
+    lr_critic: float = 1e-4
+    beta1: float = 0.5  # Adam betas
+    beta2: float = 0.9
+    batch_size: int = 64
+    steps: int = 2000  # generator updates in all
+    max_minutes: Optional[float] = None  # stop (with a checkpoint) after this wall time
+    ema_decay: float = 0.999  # EMA generator used for sampling; 0 disables it
+    ema_start: int = 100  # the EMA copies the generator for its first steps (warm start)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
+    mixed_precision: bool = True  # bf16 autocast on CUDA (penalty in fp32); ignored on CPU
+    threads: Optional[int] = None  # CPU threads for torch; null keeps torch's default
+    seed: int = 0  # makes a CPU run repeatable
+    log_every: int = 10  # steps between metrics.jsonl lines
+    sample_every: int = 200  # steps between sample grids (and WAVs for audio)
+    checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)
+    keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
+
+    def validate(self, path: str) -> None:
+        for key in ("critic_steps", "penalty_every", "batch_size", "steps", "log_every", "sample_every",
+                    "checkpoint_every", "keep_checkpoints"):
+            _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
+        for key in ("lr_generator", "lr_critic"):
+            _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
+        _require(self.gp_weight >= 0, f"{path}.gp_weight", "must be >= 0")
+        _require(self.r1_weight >= 0, f"{path}.r1_weight", "must be >= 0")
+        for key in ("beta1", "beta2", "ema_decay"):
+            _require(0 <= getattr(self, key) < 1, f"{path}.{key}", "must be in [0, 1)")
+        _require(self.ema_start >= 0, f"{path}.ema_start", "must be >= 0")
+        _require(self.max_minutes is None or self.max_minutes > 0, f"{path}.max_minutes", "must be positive")
+        _require(self.threads is None or self.threads > 0, f"{path}.threads", "must be positive")
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """What a run writes; filled in with the trainer."""
+    """What a run writes besides checkpoints."""
+
+    dir: Optional[str] = None  # run folder; null means runs/<recipe>-<date>-<time>
+    grid_samples: int = 16  # samples in each PNG grid
+    wav_samples: int = 4  # WAVs written with each grid (audio recipes)
+
+    def validate(self, path: str) -> None:
+        _require(self.grid_samples > 0, f"{path}.grid_samples", "must be positive")
+        _require(self.wav_samples >= 0, f"{path}.wav_samples", "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -307,6 +372,11 @@ def _check_type(value: Any, hint: Any, path: str) -> Any:
             raise UserError(f"{path}: must be one of {', '.join(map(str, choices))}, got {value!r}")
         return value
     if hint is float:
+        if isinstance(value, str):  # PyYAML reads 2e-4 (no dot) as a string; it is a number
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
         raise UserError(f"{path}: must be a number, got {value!r}")

@@ -72,3 +72,16 @@ def _save(figure: plt.Figure, path: Path | str) -> Path:
         plt.close(figure)
         temporary.unlink(missing_ok=True)
     return path
+
+
+def loss_curves(metrics: list[dict], path: Path | str) -> Path:
+    """Critic and generator losses and the Wasserstein estimate against step."""
+    steps = [m["step"] for m in metrics]
+    names = [("critic/loss", "critic loss"), ("gen/loss", "generator loss"), ("critic/wdist", "Wasserstein estimate")]
+    figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4), constrained_layout=True)
+    for axis, (key, title) in zip(axes, names):
+        axis.plot(steps, [m.get(key, float("nan")) for m in metrics], linewidth=1)
+        axis.set_title(title)
+        axis.set_xlabel("generator step")
+        axis.grid(alpha=0.3)
+    return _save(figure, path)

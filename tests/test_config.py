@@ -43,7 +43,10 @@ def test_digits_recipe_gives_64_by_64_mels():
     ({"data": {"labels": "pattern", "label_pattern": "(["}}, "data.label_pattern: not a regular expression"),
     ({"data": {"peak_db": 3}}, "data.peak_db"),
     ({"data": "fsdd"}, "data: must be a mapping"),
-    ({"model": {"width": 4}}, "model.width: unknown key"),
+    ({"model": {"widht": 4}}, "model.widht: unknown key"),
+    ({"model": {"kernel_size": 4}}, "model.kernel_size: must be odd"),
+    ({"train": {"beta1": 1.0}}, "train.beta1"),
+    ({"train": {"loss": "lsgan"}}, "train.loss: must be one of"),
     ({"optimizer": {}}, "optimizer: unknown recipe section"),
     ({"data": {"source": "mnist"}}, "features.kind"),
 ])
@@ -63,6 +66,7 @@ def test_mel_filterbank_that_cannot_be_inverted_is_rejected():
 def test_set_overrides_parse_values_and_are_checked():
     recipe = load_recipe("digits", ["features.n_mels=32", "features.fmax=null", "data.peak_db=-3"])
     assert recipe.features.n_mels == 32 and recipe.features.fmax is None and recipe.data.peak_db == -3.0
+    assert load_recipe("digits", ["train.lr_critic=2e-4"]).train.lr_critic == 2e-4  # YAML 1.1 reads this as a string
     with pytest.raises(UserError, match="features.n_mels: must be an integer"):
         load_recipe("digits", ["features.n_mels=many"])
     with pytest.raises(UserError, match="features.nmels: unknown key"):

@@ -103,6 +103,9 @@ def _build_features(recipe: Recipe) -> dict:
     features = MelFeatures(recipe.features)
     log_mels = features.log_mel(clips.waveforms)  # once for all clips: fitting reuses the train rows
     is_train = torch.tensor([s == "train" for s in clips.splits])
+    if not bool(is_train.any()):
+        raise UserError(f"data.source: '{recipe.data.source}' found no training clips to fit the "
+                        f"feature statistics on ({recipe.data.root or 'built-in data'})")
     features.statistics = fit_statistics(log_mels[is_train])
     return _payload(features.normalize(log_mels), clips.labels, clips.label_names,
                     clips.splits, clips.summary, feature_state=features.state_dict())

@@ -50,6 +50,12 @@ def test_non_fsdd_names_are_skipped(tmp_path, fsdd_dir):
     assert len(load_dataset(recipe, "test")) == 1
 
 
+def test_only_test_takes_is_a_clear_error(tmp_path, fsdd_dir):
+    shutil.copy(fsdd_dir / "0_george_0.wav", tmp_path / "0_george_0.wav")
+    with pytest.raises(UserError, match="no training clips"):
+        load_dataset(load_recipe("digits", data_root=str(tmp_path)))
+
+
 def test_content_checksum_matches_the_pinned_release(fsdd_dir):
     assert fsdd.recordings_checksum(fsdd_dir) == fsdd.RECORDINGS_SHA256
 

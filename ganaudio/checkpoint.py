@@ -1,0 +1,64 @@
+"""Checkpoints: one file holding everything a run needs to resume or to sample.
+
+A checkpoint is a dict of tensors and plain values (no pickled code), loaded with
+`weights_only=True`, written to a temporary file and renamed into place so a kill never
+leaves a half-written one. Older checkpoints beyond `keep` are deleted only after the new
+one is safely in place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganaudio.errors import UserError
+
+FORMAT_VERSION = 1
+KIND = "ganaudio-gan"
+NAME = re.compile(r"^checkpoint-(\d{7})\.pt$")
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return run_dir / f"checkpoint-{step:07d}.pt"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoints of a run folder, oldest first."""
+    if not run_dir.is_dir():
+        return []
+    return sorted(p for p in run_dir.iterdir() if NAME.match(p.name))
+
+
+def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
+    """Write atomically, then prune to the newest `keep`."""
+    path = checkpoint_path(run_dir, step)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save({**payload, "kind": KIND, "format_version": FORMAT_VERSION, "step": step}, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path | str) -> dict[str, Any]:
+    """Read a checkpoint file (never running code from it) or raise a UserError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for corrupt or foreign files
+        raise UserError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0][:120]})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        raise UserError(f"{path}: not a ganaudio GAN checkpoint")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise UserError(f"{path}: checkpoint format {payload.get('format_version')} is not "
+                        f"supported (this ganaudio reads format {FORMAT_VERSION})")
+    return payload

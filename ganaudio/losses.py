@@ -1,0 +1,56 @@
+"""Plain loss functions for the critic and the generator.
+
+Each returns a dict of named scalar tensors: `total` is what is backpropagated, the rest is
+logged (`critic/wdist`, `critic/gp`, ...). A new loss is one more pair of functions here and
+one more name in `train.loss` (config.py).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+Scores = Callable[[torch.Tensor], torch.Tensor]  # samples -> critic scores (labels bound in)
+
+
+def gradient_penalty(critic: Scores, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): (||grad critic(x_hat)|| - 1)^2 on random
+    interpolates of real and fake samples, computed in fp32 even under autocast."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=generator)
+    mixed = (alpha * real.float() + (1 - alpha) * fake.float()).requires_grad_(True)
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        scores = critic(mixed)
+        (gradients,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return (gradients.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(critic: Scores, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): squared gradient norm of the critic on real samples only;
+    it keeps the critic smooth where the data is, and needs no fake samples."""
+    real = real.float().detach().requires_grad_(True)
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        (gradients,) = torch.autograd.grad(critic(real).sum(), real, create_graph=True)
+    return gradients.flatten(1).pow(2).sum(dim=1).mean()
+
+
+def critic_loss(loss: str, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The critic's loss without regularisers; `critic/wdist` is the Wasserstein estimate."""
+    wdist = real_scores.mean() - fake_scores.mean()
+    if loss == "wgan-gp":
+        total = -wdist
+    elif loss == "hinge":
+        total = F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    else:
+        raise ValueError(f"unknown loss {loss!r}")
+    return {"total": total, "critic/wdist": wdist.detach()}
+
+
+def generator_loss(loss: str, fake_scores: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Both WGAN and hinge generators maximise the critic's score of fakes."""
+    if loss not in ("wgan-gp", "hinge"):
+        raise ValueError(f"unknown loss {loss!r}")
+    total = -fake_scores.mean()
+    return {"total": total, "gen/adv": total.detach()}

@@ -1,0 +1,45 @@
+"""Generator and critic: the right shapes for every supported size, labels matter."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganaudio.config import ModelConfig
+from ganaudio.errors import UserError
+from ganaudio.models import Critic, Generator, resolve_depth
+
+SMALL = ModelConfig(latent_dim=16, width=4, max_width=32)
+
+
+@pytest.mark.parametrize("shape, depth", [((1, 64, 128), 4), ((1, 128, 128), 5), ((1, 28, 28), 2),
+                                          ((1, 64, 64), 4), ((1, 32, 16), 2)])
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_output_shapes(shape, depth, num_classes):
+    generator, critic = Generator(SMALL, shape, num_classes), Critic(SMALL, shape, num_classes)
+    assert generator.depth == depth
+    labels = torch.arange(3) % max(num_classes, 1) if num_classes else None
+    samples = generator(torch.randn(3, 16), labels)
+    assert samples.shape == (3, *shape) and samples.abs().max() <= 1
+    assert critic(samples, labels).shape == (3,)
+
+
+def test_explicit_depth_must_divide_the_size():
+    assert resolve_depth(ModelConfig(depth=2), 64, 64) == 2
+    with pytest.raises(UserError, match="model.depth"):
+        resolve_depth(ModelConfig(depth=3), 28, 28)
+
+
+def test_critic_has_no_batch_norm():
+    critic = Critic(SMALL, (1, 64, 64), 10)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+
+
+def test_labels_change_generator_output_and_critic_score():
+    torch.manual_seed(0)
+    generator, critic = Generator(SMALL, (1, 28, 28), 10).eval(), Critic(SMALL, (1, 28, 28), 10)
+    z = torch.randn(1, 16).repeat(2, 1)
+    two = generator(z, torch.tensor([1, 7]))
+    assert not torch.allclose(two[0], two[1])
+    scores = critic(two[:1].repeat(2, 1, 1, 1), torch.tensor([1, 7]))
+    assert scores[0] != scores[1]

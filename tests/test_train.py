@@ -1,0 +1,169 @@
+"""The trainer on tiny data: every recipe runs, checkpoints resume exactly, runs are never lost."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import soundfile
+import torch
+
+from ganaudio.checkpoint import list_checkpoints, load_checkpoint
+from ganaudio.cli import main
+from ganaudio.config import load_recipe
+from ganaudio.data import load_dataset
+from ganaudio.errors import UserError
+from ganaudio.train import Trainer
+
+TINY_MEL = ["features.clip_seconds=0.256", "features.n_fft=256", "features.hop_length=64", "features.n_mels=32"]
+TINY_MODEL = ["model.width=4", "model.max_width=16", "model.latent_dim=8"]
+TINY_TRAIN = ["train.batch_size=4", "train.critic_steps=2", "train.steps=4", "train.log_every=1",
+              "train.sample_every=2", "train.checkpoint_every=2", "output.grid_samples=4", "output.wav_samples=2"]
+
+
+def tiny_voice(*extra):
+    return load_recipe("voice", ["data.num_clips=20", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN, *extra])
+
+
+def test_voice_recipe_trains_and_writes_everything(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "voice", "--out", str(out)]
+    for override in ["data.num_clips=20", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN]:
+        args += ["--set", override]
+    assert main(args) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"recipe.yaml", "metrics.jsonl", "losses.png", "samples-0000004.png", "checkpoint-0000004.pt"} <= names
+    wavs = sorted(out.glob("samples-0000004-*.wav"))
+    assert [w.name for w in wavs] == ["samples-0000004-0-a.wav", "samples-0000004-1-e.wav"]
+    audio, rate = soundfile.read(wavs[0])
+    assert rate == 8000 and len(audio) == 2048
+    assert load_recipe(out / "recipe.yaml") == load_recipe(out / "recipe.yaml")  # the saved recipe loads
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and '"critic/gp"' in lines[0] and '"gen/loss"' in lines[0]
+
+
+@pytest.mark.parametrize("extra", [[], ["train.loss=hinge", "train.r1_weight=1.0", "train.penalty_every=2"],
+                                   ["model.conditional=false"]])
+def test_losses_are_finite_for_each_loss_and_conditioning(tmp_path, extra):
+    recipe = tiny_voice(*extra)
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    metrics = [trainer.train_step() for _ in range(3)]
+    assert all(torch.isfinite(torch.tensor(v)) for m in metrics for v in m.values())
+    assert (trainer.num_classes == 0) == ("model.conditional=false" in extra)
+
+
+def test_mnist_recipe_trains(tmp_path, mnist_dir):
+    recipe = load_recipe("mnist", [*TINY_MODEL, *TINY_TRAIN], data_root=str(mnist_dir))
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    assert trainer.generator.depth == 2
+    trainer.fit()
+    assert load_checkpoint(list_checkpoints(tmp_path)[-1])["sample_shape"] == [1, 28, 28]
+
+
+def test_digits_recipe_trains_on_real_clips(tmp_path, fsdd_dir, capsys):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for digit in range(10):  # 20 clips: a training take and a test take of each digit
+        for take in (3, 30):
+            shutil.copy(fsdd_dir / f"{digit}_theo_{take}.wav", clips / f"{digit}_theo_{take}.wav")
+    args = ["train", "digits", "--data", str(clips), "--out", str(tmp_path / "run")]
+    for override in [*TINY_MODEL, *TINY_TRAIN]:
+        args += ["--set", override]
+    assert main(args) == 0
+    state = load_checkpoint(tmp_path / "run" / "checkpoint-0000004.pt")
+    assert state["label_names"] == [str(d) for d in range(10)] and state["sample_shape"] == [1, 64, 64]
+    assert set(state["feature_state"]) == {"mean", "std"}
+
+
+def weights(trainer: Trainer) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in (*trainer.generator.parameters(), *trainer.generator_ema.parameters(),
+                                         *trainer.critic.parameters())]
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path):
+    recipe = tiny_voice("train.ema_start=1", "train.penalty_every=2")
+    dataset = load_dataset(recipe)
+    straight = Trainer(recipe, dataset, tmp_path / "straight")
+    straight.fit()
+    first_half = Trainer(load_recipe("voice", ["data.num_clips=20", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN,
+                                               "train.ema_start=1", "train.penalty_every=2", "train.steps=2"]),
+                         dataset, tmp_path / "split")
+    first_half.fit()
+    resumed = Trainer(recipe, dataset, tmp_path / "split")
+    assert resumed.resume() == 2
+    resumed.fit()
+    assert all(torch.equal(a, b) for a, b in zip(weights(straight), weights(resumed)))
+
+
+def test_conditional_sampling_honours_labels(tmp_path):
+    recipe = tiny_voice()
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    trainer.fit()
+    threes, labels = trainer.sample(4, labels=torch.full((4,), 3), seed=7)
+    assert labels.tolist() == [3, 3, 3, 3]
+    z = torch.randn(4, 8, generator=torch.Generator().manual_seed(7))
+    assert torch.allclose(threes, trainer.generator_ema(z, torch.full((4,), 3)))
+    assert not torch.allclose(threes, trainer.sample(4, labels=torch.full((4,), 1), seed=7)[0])
+    assert torch.equal(threes, trainer.sample(4, labels=torch.full((4,), 3), seed=7)[0])
+
+
+def test_checkpoint_loads_in_a_fresh_process(tmp_path):
+    recipe = tiny_voice()
+    path = Trainer(recipe, load_dataset(recipe), tmp_path).fit()
+    code = (
+        "import sys, torch\n"
+        "from ganaudio.checkpoint import load_checkpoint\n"
+        "from ganaudio.config import recipe_from_dict\n"
+        "from ganaudio.models import Generator\n"
+        "s = load_checkpoint(sys.argv[1])\n"
+        "r = recipe_from_dict(s['recipe'])\n"
+        "g = Generator(r.model, tuple(s['sample_shape']), s['num_classes'])\n"
+        "g.load_state_dict(s['generator_ema']); g.eval()\n"
+        "x = g(torch.randn(2, r.model.latent_dim), torch.tensor([0, 4]))\n"
+        "print(tuple(x.shape), s['label_names'])\n")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "(2, 1, 32, 32) ['a', 'e', 'i', 'o', 'u']" in result.stdout
+
+
+def test_keeps_only_the_newest_checkpoints(tmp_path):
+    recipe = tiny_voice("train.steps=8", "train.checkpoint_every=1", "train.keep_checkpoints=2")
+    Trainer(recipe, load_dataset(recipe), tmp_path).fit()
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-0000007.pt", "checkpoint-0000008.pt"]
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_existing_run_is_never_overwritten_and_resume_needs_a_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", "voice", "--out", str(out)]
+    for override in ["data.num_clips=20", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN]:
+        base += ["--set", override]
+    assert main([*base, "--resume"]) == 2
+    assert "no checkpoint to resume from" in capsys.readouterr().err
+    assert main(base) == 0
+    before = (out / "checkpoint-0000004.pt").read_bytes()
+    assert main(base) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (out / "checkpoint-0000004.pt").read_bytes() == before
+    assert main([*base, "--resume", "--set", "train.steps=6"]) == 0
+    assert (out / "checkpoint-0000006.pt").is_file()
+
+
+def test_resume_with_other_model_settings_is_refused(tmp_path):
+    recipe = tiny_voice()
+    Trainer(recipe, load_dataset(recipe), tmp_path).fit()
+    other = tiny_voice("model.width=8")
+    with pytest.raises(UserError, match="other data, feature or model settings"):
+        Trainer(other, load_dataset(other), tmp_path).resume()
+
+
+def test_wrong_kind_of_checkpoint_is_a_user_error(tmp_path):
+    path = tmp_path / "checkpoint-0000001.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(UserError, match="not a ganaudio GAN checkpoint"):
+        load_checkpoint(path)
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_checkpoint(path)
