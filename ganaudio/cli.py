@@ -26,7 +26,9 @@ NOT_BUILT_YET = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "not_built", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.run(args)
     except UserError as err:
@@ -60,8 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, summary in NOT_BUILT_YET.items():
         command = commands.add_parser(name, help=f"{summary} (not built yet)", add_help=False)
-        command.add_argument("rest", nargs=argparse.REMAINDER)
-        command.set_defaults(run=lambda args, name=name: _not_built(name))
+        command.set_defaults(run=lambda args, name=name: _not_built(name), not_built=True)
     return parser
 
 
