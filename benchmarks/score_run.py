@@ -30,9 +30,10 @@ from ganaudio.data import load_dataset  # noqa: E402
 from ganaudio.models import Generator  # noqa: E402
 
 
-def generated_samples(state: dict, recipe, per_label: int, seed: int = 123) -> tuple[torch.Tensor, torch.Tensor]:
+def generated_samples(state: dict, recipe, per_label: int, weights: str = "generator_ema",
+                      seed: int = 123) -> tuple[torch.Tensor, torch.Tensor]:
     generator = Generator(recipe.model, tuple(state["sample_shape"]), state["num_classes"])
-    generator.load_state_dict(state["generator_ema"])
+    generator.load_state_dict(state[weights])
     generator.eval()
     classes = max(state["num_classes"], 1)
     labels = torch.arange(classes).repeat_interleave(per_label)
@@ -56,6 +57,8 @@ def main() -> None:
     parser.add_argument("--data", help="data root, if not the one in the run's recipe")
     parser.add_argument("--per-label", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", choices=("generator_ema", "generator"), default="generator_ema",
+                        help="which generator of each checkpoint to score")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     recipe = load_recipe(args.run_dir / "recipe.yaml", data_root=args.data)
@@ -63,7 +66,7 @@ def main() -> None:
     classifier = train_reference(train.samples, train.labels, train.num_classes)
     test_pred, test_embed = predict_and_embed(classifier, test.samples)
     _, train_embed = predict_and_embed(classifier, train.samples[torch.randperm(len(train))[: len(test)]])
-    print(f"run {args.run_dir}; recipe {recipe.name}; {len(train)} train / {len(test)} held-out real samples")
+    print(f"run {args.run_dir}; weights {args.weights}; {len(train)} train / {len(test)} held-out real samples")
     print(f"real held-out: label accuracy {float((test_pred == test.labels).float().mean()):.3f}; "
           f"Frechet distance real train vs held-out {frechet_distance(train_embed, test_embed):.2f}")
     seconds = seconds_at_steps(args.run_dir)
@@ -71,7 +74,7 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     for path in list_checkpoints(args.run_dir):
         state = load_checkpoint(path)
-        samples, labels = generated_samples(state, recipe, args.per_label)
+        samples, labels = generated_samples(state, recipe, args.per_label, args.weights)
         predicted, embeddings = predict_and_embed(classifier, samples)
         minutes = seconds.get(state["step"], float("nan")) / 60
         print(f"| {state['step']} | {minutes:.1f} | {float((predicted == labels).float().mean()):.3f} | "

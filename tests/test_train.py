@@ -83,12 +83,13 @@ def weights(trainer: Trainer) -> list[torch.Tensor]:
 
 
 def test_resumed_run_ends_with_the_same_weights(tmp_path):
-    recipe = tiny_voice("train.ema_start=1", "train.penalty_every=2")
+    recipe = tiny_voice("train.ema_start=1", "train.penalty_every=2", "train.ema_decay=0.9")
     dataset = load_dataset(recipe)
     straight = Trainer(recipe, dataset, tmp_path / "straight")
     straight.fit()
     first_half = Trainer(load_recipe("voice", ["data.num_clips=20", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN,
-                                               "train.ema_start=1", "train.penalty_every=2", "train.steps=2"]),
+                                               "train.ema_start=1", "train.penalty_every=2", "train.ema_decay=0.9",
+                                               "train.steps=2"]),
                          dataset, tmp_path / "split")
     first_half.fit()
     resumed = Trainer(recipe, dataset, tmp_path / "split")
