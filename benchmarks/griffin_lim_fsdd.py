@@ -67,7 +67,7 @@ def main() -> None:
     print(f"{len(waves)} held-out clips ({seconds:.0f} s of audio); torch threads {torch.get_num_threads()}; "
           f"n_fft {recipe.features.n_fft}, hop {recipe.features.hop_length}, {recipe.features.n_mels} mels, "
           f"momentum {recipe.features.griffin_lim_momentum}")
-    print(f"mel resolution alone (InverseMelScale with the true phase, no Griffin-Lim): "
+    print("mel resolution alone (InverseMelScale with the true phase, no Griffin-Lim): "
           "spectral convergence {:.3f}, log-spectral distance {:.2f} dB".format(
               *spectral_convergence_and_lsd(waves, true_phase_inverse(features, encoded, waves),
                                             recipe.features.n_fft, recipe.features.hop_length)))
