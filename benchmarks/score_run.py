@@ -4,7 +4,7 @@ beside each figure.
     python benchmarks/score_run.py RUN_DIR [--data PATH] [--per-label 50]
 
 A small CNN (benchmarks/reference.py) is trained on the run's real training split; each
-checkpoint's EMA generator then makes `--per-label` samples per label, which are scored by
+checkpoint's EMA and live generators then make `--per-label` samples per label, which are scored by
 label accuracy (does the classifier hear the intended digit?) and by the Frechet distance
 between classifier embeddings of generated and real held-out samples. The same figures for
 real held-out data (and real train vs held-out for the distance) are printed first.
@@ -55,8 +55,8 @@ def main() -> None:
     parser.add_argument("--data", help="data root, if not the one in the run's recipe")
     parser.add_argument("--per-label", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--weights", choices=("generator_ema", "generator"), default="generator_ema",
-                        help="which generator of each checkpoint to score")
+    parser.add_argument("--weights", choices=("generator_ema", "generator"), nargs="+",
+                        default=["generator_ema", "generator"], help="which generators of each checkpoint to score")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     recipe = load_recipe(args.run_dir / "recipe.yaml", data_root=args.data)
@@ -64,19 +64,22 @@ def main() -> None:
     classifier = train_reference(train.samples, train.labels, train.num_classes)
     test_pred, test_embed = predict_and_embed(classifier, test.samples)
     _, train_embed = predict_and_embed(classifier, train.samples[torch.randperm(len(train))[: len(test)]])
-    print(f"run {args.run_dir}; weights {args.weights}; {len(train)} train / {len(test)} held-out real samples")
+    print(f"run {args.run_dir}; {len(train)} train / {len(test)} held-out real samples")
     print(f"real held-out: label accuracy {float((test_pred == test.labels).float().mean()):.3f}; "
           f"Frechet distance real train vs held-out {frechet_distance(train_embed, test_embed):.2f}")
     seconds = seconds_at_steps(args.run_dir)
-    print("| step | minutes | label accuracy | Frechet distance to held-out |")
-    print("|---:|---:|---:|---:|")
+    print("| step | minutes | " + " | ".join(f"{w}: label accuracy | {w}: Frechet distance" for w in args.weights) + " |")
+    print("|---:|---:|" + "---:|---:|" * len(args.weights))
     for path in list_checkpoints(args.run_dir):
         state = load_checkpoint(path)
-        samples, labels = generated_samples(state, recipe, args.per_label, args.weights)
-        predicted, embeddings = predict_and_embed(classifier, samples)
+        cells = []
+        for weights in args.weights:
+            samples, labels = generated_samples(state, recipe, args.per_label, weights)
+            predicted, embeddings = predict_and_embed(classifier, samples)
+            cells += [f"{float((predicted == labels).float().mean()):.3f}",
+                      f"{frechet_distance(embeddings, test_embed):.2f}"]
         minutes = seconds.get(state["step"], float("nan")) / 60
-        print(f"| {state['step']} | {minutes:.1f} | {float((predicted == labels).float().mean()):.3f} | "
-              f"{frechet_distance(embeddings, test_embed):.2f} |")
+        print(f"| {state['step']} | {minutes:.1f} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

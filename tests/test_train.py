@@ -168,3 +168,32 @@ def test_wrong_kind_of_checkpoint_is_a_user_error(tmp_path):
     path.write_bytes(b"\x00garbage")
     with pytest.raises(UserError, match="not a readable checkpoint"):
         load_checkpoint(path)
+
+
+def test_tensorboard_scalars_are_written_beside_the_metrics(tmp_path):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    Trainer(tiny_voice(), load_dataset(tiny_voice()), tmp_path).fit()
+    events = accumulator.EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert {"critic/wdist", "gen/loss", "critic/gp"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("gen/loss")] == [1, 2, 3, 4]
+
+
+def test_ema_generator_samples_with_batch_norm_statistics_of_its_own_weights(tmp_path):
+    recipe = tiny_voice("train.ema_start=0", "train.ema_decay=0.5", "train.steps=6")
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    trainer.fit()
+    norm_pairs = [(e, g) for e, g in zip(trainer.generator_ema.modules(), trainer.generator.modules())
+                  if isinstance(e, torch.nn.BatchNorm2d)]
+    assert norm_pairs and not any(torch.equal(e.running_mean, g.running_mean) for e, g in norm_pairs)
+    saved = load_checkpoint(list_checkpoints(tmp_path)[-1])["generator_ema"]
+    assert all(torch.equal(saved[k], v) for k, v in trainer.generator_ema.state_dict().items())
+    # In eval mode the EMA generator matches what its own weights give with batch statistics
+    # of a large batch, which is what the refreshed running statistics estimate.
+    z, labels = torch.randn(512, 8, generator=torch.Generator().manual_seed(3)), torch.arange(512) % 5
+    with torch.no_grad():
+        eval_out = trainer.generator_ema(z, labels)
+        trainer.generator_ema.train()
+        batch_out = trainer.generator_ema(z, labels)
+        trainer.generator_ema.eval()
+    assert (eval_out - batch_out).abs().mean() < 0.05 * batch_out.abs().mean()
