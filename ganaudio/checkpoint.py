@@ -18,7 +18,10 @@ import torch
 from ganaudio.errors import UserError
 
 FORMAT_VERSION = 1
-KIND = "ganaudio-gan"
+KIND = "ganaudio-gan"  # a training checkpoint: both generators, critic, optimizers, RNG
+GENERATOR_KIND = "ganaudio-generator"  # an exported generator: what synthesis needs, nothing more
+# What a generator needs to sample, besides its weights: copied from the training checkpoint.
+GENERATOR_KEYS = ("recipe", "recipe_name", "feature_state", "label_names", "sample_shape", "num_classes", "step")
 NAME = re.compile(r"^checkpoint-(\d{7})\.pt$")
 
 
@@ -47,8 +50,11 @@ def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int
     return path
 
 
-def load_checkpoint(path: Path | str) -> dict[str, Any]:
-    """Read a checkpoint file (never running code from it) or raise a UserError naming it."""
+def load_checkpoint(path: Path | str, kinds: tuple[str, ...] = (KIND,)) -> dict[str, Any]:
+    """Read a checkpoint file (never running code from it) or raise a UserError naming it.
+
+    `kinds` are the checkpoint kinds the caller can use: training needs a full training
+    checkpoint, synthesis also takes an exported generator."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found")
@@ -56,9 +62,33 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt or foreign files
         raise UserError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0][:120]})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+    if not isinstance(payload, dict) or payload.get("kind") not in (KIND, GENERATOR_KIND):
         raise UserError(f"{path}: not a ganaudio GAN checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
         raise UserError(f"{path}: checkpoint format {payload.get('format_version')} is not "
                         f"supported (this ganaudio reads format {FORMAT_VERSION})")
+    if payload["kind"] not in kinds:
+        raise UserError(f"{path}: is an exported generator, not a training checkpoint "
+                        f"(it can make samples but cannot be trained further)")
     return payload
+
+
+def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True) -> Path:
+    """Write the EMA generator of a training checkpoint, with what sampling needs, as a small
+    generator file; `half` stores the weights in float16 (half the size, inaudible here)."""
+    state = load_checkpoint(checkpoint)
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+    weights = {k: v.half() if half and v.is_floating_point() else v for k, v in state["generator_ema"].items()}
+    payload = {"kind": GENERATOR_KIND, "format_version": FORMAT_VERSION, "generator": weights,
+               **{key: state[key] for key in GENERATOR_KEYS}}
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, out)
+    except OSError as err:
+        raise UserError(f"{out}: cannot write ({err.strerror})") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return out

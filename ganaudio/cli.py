@@ -18,7 +18,6 @@ from ganaudio.errors import UserError
 # Subcommands listed in --help before they exist, so users see where the tool is going;
 # running one says so plainly instead of pretending to work.
 NOT_BUILT_YET = {
-    "synth": "write generated audio or images from a checkpoint",
     "evaluate": "score a checkpoint against held-out real data",
     "augment": "write a labelled folder of synthetic clips for a classifier",
 }
@@ -59,6 +58,31 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     train.add_argument("--dry-run", action="store_true", help="print the resolved recipe and models, then stop")
     train.set_defaults(run=run_train)
+
+    synth = commands.add_parser(
+        "synth", help="write generated audio (or images) from a checkpoint",
+        description="Generate clips with a trained model (default: the bundled spoken-digit model) and write "
+                    "them as WAVs (PNGs for an image model).")
+    synth.add_argument("--out", required=True, metavar="FILE.wav|DIR",
+                       help="a file for one clip; a folder (made if missing) or a file name to number for several")
+    synth.add_argument("--n", type=int, default=1, help="how many clips (default: 1)")
+    synth.add_argument("--label", help="the class to generate, by name (e.g. 7, or a); default: cycle through all")
+    synth.add_argument("--seed", type=int, help="makes the output repeatable (default: random, printed)")
+    synth.add_argument("--checkpoint", metavar="PATH",
+                       help="training checkpoint, run folder (its newest checkpoint) or exported generator "
+                            "(default: the bundled digits model)")
+    synth.add_argument("--griffin-lim-iters", type=int, metavar="K", help="Griffin-Lim iterations (default: the recipe's)")
+    synth.add_argument("--plot", metavar="FILE.png", help="also write a grid of the generated spectrograms")
+    synth.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    synth.set_defaults(run=run_synth)
+
+    export = commands.add_parser(
+        "export", help="write a training checkpoint's generator as a small file for synthesis",
+        description="Keep what synthesis needs (EMA generator in float16, recipe, feature statistics, labels) "
+                    "and drop the critic and optimizers: a 1.4M-parameter generator becomes about 3 MB.")
+    export.add_argument("checkpoint", help="training checkpoint, or a run folder (its newest checkpoint)")
+    export.add_argument("--out", required=True, metavar="FILE.pt")
+    export.set_defaults(run=run_export)
 
     for name, summary in NOT_BUILT_YET.items():
         command = commands.add_parser(name, help=f"{summary} (not built yet)", add_help=False)
@@ -132,6 +156,61 @@ def run_train(args: argparse.Namespace) -> int:
         loss_curves(metrics, run_dir / "losses.png")
     print(f"wrote {checkpoint} (step {trainer.step}) and samples in {run_dir}")
     return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from ganaudio.synth import Synthesizer, plot_generated
+
+    if args.n <= 0:
+        raise UserError(f"--n: must be at least 1, got {args.n}")
+    if args.plot:
+        check_png_path(Path(args.plot))
+    checkpoint = newest_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    synthesizer = Synthesizer.from_checkpoint(checkpoint, device=args.device, griffin_lim_iters=args.griffin_lim_iters)
+    generated = synthesizer.generate(args.n, labels=args.label, seed=args.seed)
+    paths = synthesizer.save(generated, args.out)
+    if generated.is_audio:
+        what = f"WAV(s) of {generated.samples.shape[1] / generated.sample_rate:.2f} s at {generated.sample_rate} Hz"
+    else:
+        what = "PNG(s) of {}x{} pixels".format(*generated.samples.shape[1:])
+    print(f"wrote {len(paths)} {what} from {checkpoint or 'the bundled digits model'} (seed {generated.seed}):")
+    for path, label in zip(paths, generated.labels or [None] * len(paths)):
+        print(f"  {path}" + (f"  label {label}" if label is not None else ""))
+    if args.plot:
+        print(f"wrote {plot_generated(generated, synthesizer.recipe, args.plot)}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ganaudio.checkpoint import export_generator
+
+    out = Path(args.out)
+    if out.suffix != ".pt":
+        raise UserError(f"{out}: the exported generator is a .pt file")
+    source = newest_checkpoint(Path(args.checkpoint))
+    export_generator(source, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {source}")
+    return 0
+
+
+def newest_checkpoint(path: Path) -> Path:
+    """A checkpoint file as given, or the newest checkpoint of a run folder."""
+    from ganaudio.checkpoint import list_checkpoints
+
+    if not path.is_dir():
+        return path
+    found = list_checkpoints(path)
+    if not found:
+        raise UserError(f"{path}: no checkpoint in this folder")
+    return found[-1]
+
+
+def check_png_path(path: Path) -> None:
+    """Refuse a plot path before any work is done, so nothing is left half-made."""
+    if path.suffix.lower() != ".png":
+        raise UserError(f"{path}: --plot writes a .png file")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: folder {path.parent} does not exist")
 
 
 def torch_threads() -> int:

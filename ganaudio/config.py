@@ -148,6 +148,9 @@ class ModelConfig:
     # (64x64 -> 4 stages down to 4x4; 28x28 -> 2 stages down to 7x7).
     depth: Optional[int] = None
     kernel_size: int = 3  # odd: every conv keeps its centre
+    # 2d: convolutions over (mel, time), as SpecGAN. 1d: mel bins are channels and convolutions
+    # run over time only, as in TTS decoders; each layer sees the whole spectrum of a frame.
+    conv: Literal["2d", "1d"] = "2d"
     conditional: bool = True  # class embedding in G, projection critic, when the data has labels
 
     def validate(self, path: str) -> None:

@@ -9,9 +9,15 @@ in channels-last memory layout, which oneDNN's CPU convolutions need to be fast.
 couples the samples in a batch and breaks the per-sample gradient penalty). With labels,
 the generator embeds the class into its input and the critic is a projection critic
 (Miyato and Koyama 2018): score = linear(h) + <embed(y), h>.
+
+`model.conv: 1d` builds the same two networks over time only, with the mel bins as channels
+(the layout of TTS mel decoders): every layer mixes the whole spectrum of a frame, so a
+harmonic stack is one learned pattern rather than a texture to assemble from 3x3 patches.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -21,14 +27,17 @@ from ganaudio.errors import UserError
 
 
 def resolve_depth(config: ModelConfig, height: int, width: int) -> int:
-    """config.depth, or the number of halvings that keep both sides even and >= 4."""
+    """config.depth, or the number of halvings that keep the resampled sides even and >= 4.
+
+    2-D networks halve height and width; 1-D networks (mel bins as channels) only time."""
+    sides = (width,) if config.conv == "1d" else (height, width)
     if config.depth is not None:
-        if height % 2 ** config.depth or width % 2 ** config.depth:
+        if any(side % 2 ** config.depth for side in sides):
             raise UserError(f"model.depth: {config.depth} halvings do not divide the sample size {height}x{width}")
         return config.depth
     depth = 0
-    while height % 2 == 0 and width % 2 == 0 and min(height, width) // 2 >= 4:
-        height, width, depth = height // 2, width // 2, depth + 1
+    while all(side % 2 == 0 for side in sides) and min(sides) // 2 >= 4:
+        sides, depth = tuple(side // 2 for side in sides), depth + 1
     return depth
 
 
@@ -37,34 +46,46 @@ def channels(config: ModelConfig, level: int) -> int:
     return min(config.width * 2 ** level, config.max_width)
 
 
+def layers_for(config: ModelConfig) -> tuple[type[nn.Module], type[nn.Module], type[nn.Module]]:
+    """(convolution, transposed convolution, batch norm) for 2-D or 1-D networks."""
+    if config.conv == "1d":
+        return nn.Conv1d, nn.ConvTranspose1d, nn.BatchNorm1d
+    return nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d
+
+
 class Generator(nn.Module):
     """(z (batch, latent_dim), labels (batch,) or None) -> (batch, 1, height, width) in [-1, 1]."""
 
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, int, int], num_classes: int):
         super().__init__()
         out_channels, height, width = sample_shape
+        conv, conv_transposed, norm = layers_for(config)
+        self.one_d = config.conv == "1d"
         self.depth = resolve_depth(config, height, width)
         self.latent_dim = config.latent_dim
         self.num_classes = num_classes
-        self.base = (channels(config, self.depth), height // 2 ** self.depth, width // 2 ** self.depth)
+        base_size = (width // 2 ** self.depth,) if self.one_d else (height // 2 ** self.depth, width // 2 ** self.depth)
+        self.base = (channels(config, self.depth), *base_size)
         self.embed = nn.Embedding(num_classes, config.latent_dim) if num_classes else None
         in_features = config.latent_dim * (2 if num_classes else 1)
-        self.dense = nn.Sequential(
-            nn.Linear(in_features, self.base[0] * self.base[1] * self.base[2]), nn.LeakyReLU(0.2))
+        self.dense = nn.Sequential(nn.Linear(in_features, math.prod(self.base)), nn.LeakyReLU(0.2))
         pad = config.kernel_size // 2
         blocks = []
         for level in range(self.depth - 1, -1, -1):
-            blocks += [nn.ConvTranspose2d(channels(config, level + 1), channels(config, level), 4, stride=2, padding=1),
-                       nn.BatchNorm2d(channels(config, level)), nn.LeakyReLU(0.2)]
+            blocks += [conv_transposed(channels(config, level + 1), channels(config, level), 4, stride=2, padding=1),
+                       norm(channels(config, level)), nn.LeakyReLU(0.2)]
         self.blocks = nn.Sequential(*blocks)
-        self.to_image = nn.Sequential(nn.Conv2d(channels(config, 0), out_channels, config.kernel_size, padding=pad),
-                                      nn.Tanh())
+        # 1-D: the last layer makes every mel bin of a frame at once, as one output channel each.
+        self.to_image = nn.Sequential(conv(channels(config, 0), height * out_channels if self.one_d else out_channels,
+                                           config.kernel_size, padding=pad), nn.Tanh())
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
             z = torch.cat([z, self.embed(labels)], dim=1)
-        grid = self.dense(z).view(-1, *self.base).contiguous(memory_format=torch.channels_last)
-        return self.to_image(self.blocks(grid))
+        grid = self.dense(z).view(-1, *self.base)
+        if self.one_d:
+            return self.to_image(self.blocks(grid)).unsqueeze(1)
+        return self.to_image(self.blocks(grid.contiguous(memory_format=torch.channels_last)))
 
 
 class Critic(nn.Module):
@@ -73,19 +94,26 @@ class Critic(nn.Module):
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, int, int], num_classes: int):
         super().__init__()
         in_channels, height, width = sample_shape
+        conv, _, _ = layers_for(config)
+        self.one_d = config.conv == "1d"
         self.depth = resolve_depth(config, height, width)
         pad = config.kernel_size // 2
-        layers = [nn.Conv2d(in_channels, channels(config, 0), config.kernel_size, padding=pad), nn.LeakyReLU(0.2)]
+        layers = [conv(height * in_channels if self.one_d else in_channels, channels(config, 0), config.kernel_size,
+                       padding=pad), nn.LeakyReLU(0.2)]
         for level in range(self.depth):
-            layers += [nn.Conv2d(channels(config, level), channels(config, level + 1), config.kernel_size,
-                                 stride=2, padding=pad), nn.LeakyReLU(0.2)]
+            layers += [conv(channels(config, level), channels(config, level + 1), config.kernel_size,
+                            stride=2, padding=pad), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers, nn.Flatten())
-        feature_size = channels(config, self.depth) * (height // 2 ** self.depth) * (width // 2 ** self.depth)
+        area = width // 2 ** self.depth if self.one_d else (height // 2 ** self.depth) * (width // 2 ** self.depth)
+        feature_size = channels(config, self.depth) * area
         self.score = nn.Linear(feature_size, 1)
         self.project = nn.Embedding(num_classes, feature_size) if num_classes else None
 
     def forward(self, samples: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(samples.contiguous(memory_format=torch.channels_last))
+        if self.one_d:
+            h = self.features(samples.flatten(1, 2))  # (batch, 1, mels, frames) -> mels as channels
+        else:
+            h = self.features(samples.contiguous(memory_format=torch.channels_last))
         score = self.score(h).squeeze(1)
         if self.project is not None:
             score = score + (self.project(labels) * h).sum(dim=1)

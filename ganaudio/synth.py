@@ -1,23 +1,252 @@
-"""Generated samples -> files: spectrogram grids and WAVs for audio, digit grids for images.
+"""Checkpoint -> generated samples -> waveforms (Griffin-Lim) or images -> files.
 
-The trainer calls `make_preview(...)` every few steps; it knows nothing of audio itself.
+The last stage of the data flow. `Synthesizer` loads the EMA generator of a training
+checkpoint or of an exported generator file (the bundled digits model is one), makes samples
+for the labels asked for, turns mel samples into waveforms through a `Vocoder` and writes
+WAVs or PNGs. The trainer's previews (`make_preview`) use the same writers.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, Sequence
 
 import torch
 
-from ganaudio.audio import write_wav
-from ganaudio.config import Recipe
-from ganaudio.features import MelFeatures
+from ganaudio.audio import normalize_level, write_wav
+from ganaudio.checkpoint import GENERATOR_KIND, KIND, load_checkpoint
+from ganaudio.config import Recipe, recipe_from_dict
+from ganaudio.errors import UserError
+from ganaudio.features import MelFeatures, decode_images
+from ganaudio.models import Generator
 from ganaudio.plots import image_grid, spectrogram_grid
 from ganaudio.train import Preview
 
+BUNDLED_DIGITS = Path(__file__).resolve().parent / "pretrained" / "digits.pt"
+PEAK_DB = -1.0  # generated clips are levelled like the training clips (data.peak_db)
+BATCH = 256  # samples per generator call: keeps memory flat for any n
+
+
+class Vocoder(Protocol):
+    """Mel samples (n, 1, n_mels, frames) in [-1, 1] -> waveforms (n, samples).
+
+    Griffin-Lim now; a learned vocoder only has to offer this call to replace it."""
+
+    sample_rate: int
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor: ...
+
+
+class GriffinLimVocoder:
+    """Undo the feature normalization, solve the inverse mel scale, then Griffin-Lim."""
+
+    def __init__(self, features: MelFeatures, n_iter: int | None = None):
+        self.features = features
+        self.n_iter = n_iter
+        self.sample_rate = features.config.sample_rate
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        return self.features.decode(features, n_iter=self.n_iter)
+
+
+@dataclass
+class Generated:
+    """What `Synthesizer.generate` made.
+
+    `samples` is waveforms (n, samples) float in [-1, 1] for audio models, at `sample_rate`,
+    or uint8 images (n, height, width) for image models (`sample_rate` None). `features` is the
+    generator's raw output (n, 1, height, width) in [-1, 1], for plotting; `labels` the class
+    names (None for an unconditional model); `seed` the seed that repeats them.
+    """
+
+    samples: torch.Tensor
+    sample_rate: int | None
+    features: torch.Tensor
+    labels: list[str] | None
+    seed: int
+
+    @property
+    def is_audio(self) -> bool:
+        return self.sample_rate is not None
+
+
+class Synthesizer:
+    """A trained generator ready to make audio (or images): `Synthesizer.from_checkpoint(path)`."""
+
+    def __init__(self, generator: Generator, recipe: Recipe, label_names: Sequence[str],
+                 vocoder: Vocoder | None, device: torch.device):
+        self.generator = generator.eval().requires_grad_(False)
+        self.recipe = recipe
+        self.labels = list(label_names) if generator.num_classes else []
+        self.vocoder = vocoder
+        self.device = device
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str | None = None, device: str = "cpu",
+                        griffin_lim_iters: int | None = None) -> "Synthesizer":
+        """Load a training checkpoint or an exported generator (default: the bundled digits
+        model) onto `device` ("cpu", "cuda", "cuda:1", ...)."""
+        if path is None:
+            if not BUNDLED_DIGITS.is_file():
+                raise UserError(f"{BUNDLED_DIGITS}: the bundled digits model is missing from this install; "
+                                f"pass --checkpoint PATH")
+            path = BUNDLED_DIGITS
+        state = load_checkpoint(path, kinds=(KIND, GENERATOR_KIND))
+        recipe = recipe_from_dict(state["recipe"], name=state.get("recipe_name", "recipe"))
+        target = resolve_device(device)
+        generator = Generator(recipe.model, tuple(state["sample_shape"]), state["num_classes"])
+        weights = state["generator"] if state["kind"] == GENERATOR_KIND else state["generator_ema"]
+        try:
+            generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+        except RuntimeError:
+            raise UserError(f"{path}: its weights do not fit the model its recipe describes") from None
+        generator.to(target, memory_format=torch.channels_last)
+        vocoder = None
+        if recipe.features.kind == "mel":
+            if griffin_lim_iters is not None and griffin_lim_iters <= 0:
+                raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")
+            features = MelFeatures.from_state_dict(recipe.features, state["feature_state"])
+            vocoder = GriffinLimVocoder(features, griffin_lim_iters)
+        elif griffin_lim_iters is not None:
+            raise UserError(f"{path}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
+        return cls(generator, recipe, state["label_names"], vocoder, target)
+
+    @property
+    def is_audio(self) -> bool:
+        return self.vocoder is not None
+
+    @property
+    def sample_rate(self) -> int | None:
+        return self.vocoder.sample_rate if self.vocoder is not None else None
+
+    def label_indices(self, labels: Sequence[str | int] | str | int | None, n: int) -> torch.Tensor | None:
+        """Class indices for `n` samples: None cycles through the classes; one label repeats;
+        a list gives one label per sample. Labels are names ("7", "a"), as the data had them."""
+        if not self.labels:
+            if labels is not None:
+                raise UserError("label: this model is unconditional; it has no labels to choose from")
+            return None
+        if labels is None:
+            return torch.arange(n) % len(self.labels)
+        if isinstance(labels, (str, int)):
+            labels = [labels] * n
+        if len(labels) != n:
+            raise UserError(f"labels: got {len(labels)} labels for {n} samples")
+        indices = []
+        for label in labels:
+            if str(label) not in self.labels:
+                raise UserError(f"label {label!r}: this model has no such label (labels: {', '.join(self.labels)})")
+            indices.append(self.labels.index(str(label)))
+        return torch.tensor(indices)
+
+    @torch.no_grad()
+    def generate(self, n: int, labels: Sequence[str | int] | str | int | None = None,
+                 seed: int | None = None) -> Generated:
+        """`n` samples of `labels` (see label_indices); the same seed gives the same samples."""
+        if n <= 0:
+            raise UserError(f"n: must be at least 1, got {n}")
+        indices = self.label_indices(labels, n)
+        seed = int(torch.randint(2**31 - 1, ())) if seed is None else seed
+        z = torch.randn(n, self.generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+        chunks = []
+        for start in range(0, n, BATCH):
+            cond = indices[start:start + BATCH].to(self.device) if indices is not None else None
+            chunks.append(self.generator(z[start:start + BATCH].to(self.device), cond).float())
+        features = torch.cat(chunks)
+        names = [self.labels[int(k)] for k in indices] if indices is not None else None
+        if self.vocoder is None:
+            return Generated(decode_images(features).cpu(), None, features.cpu(), names, seed)
+        waveforms = torch.cat([self.vocoder(chunk) for chunk in features.split(BATCH)])
+        waveforms = torch.stack([normalize_level(w, "peak", PEAK_DB, 0.0) for w in waveforms])
+        return Generated(waveforms.cpu(), self.sample_rate, features.cpu(), names, seed)
+
+    def save(self, generated: Generated, out: Path | str) -> list[Path]:
+        """Write WAVs (audio) or PNGs (images): to `out` itself for one sample with a file
+        name, else numbered files `<stem>-<i>[-<label>]` in the folder `out` or beside it."""
+        return write_samples(generated, out_paths(Path(out), generated))
+
+
+def resolve_device(device: str) -> torch.device:
+    try:
+        target = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"device: {device!r} is not a device name (cpu, cuda, cuda:1, ...)") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device: {device!r} was asked for but no CUDA device is available")
+    return target
+
+
+def out_paths(out: Path, generated: Generated) -> list[Path]:
+    """Where each sample goes: `out` itself (one sample, a file name), numbered files beside a
+    file name, or numbered files in the folder `out` (made if only it is missing)."""
+    suffix = ".wav" if generated.is_audio else ".png"
+    count = len(generated.samples)
+    if out.is_dir() or not out.suffix:
+        if out.exists() and not out.is_dir():
+            raise UserError(f"{out}: is a file, not a folder")
+        if not out.parent.is_dir():
+            raise UserError(f"{out}: folder {out.parent} does not exist")
+        folder, stem = out, "sample"
+    else:
+        if out.suffix.lower() != suffix:
+            raise UserError(f"{out}: {'an audio' if generated.is_audio else 'an image'} model writes {suffix} files")
+        if not out.parent.is_dir():
+            raise UserError(f"{out}: folder {out.parent} does not exist")
+        if count == 1:
+            return [out]
+        folder, stem = out.parent, out.stem
+    names = generated.labels or [None] * count
+    width = max(4, len(str(count - 1)))
+    return [folder / f"{stem}-{i:0{width}d}{f'-{name}' if name else ''}{suffix}" for i, name in enumerate(names)]
+
+
+def write_samples(generated: Generated, paths: list[Path]) -> list[Path]:
+    """Write every file or none: each goes to a temporary name first, and all are renamed
+    into place only when all were written."""
+    folder = paths[0].parent
+    created = not folder.exists()
+    if created:
+        folder.mkdir()
+    temporaries = [path.with_name(f".{path.name}.{os.getpid()}.part{path.suffix}") for path in paths]
+    try:
+        for sample, temporary in zip(generated.samples, temporaries):
+            if generated.is_audio:
+                write_wav(temporary, sample, generated.sample_rate)
+            else:
+                _write_png(temporary, sample)
+        for temporary, path in zip(temporaries, paths):
+            os.replace(temporary, path)
+    except OSError as err:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise UserError(f"{paths[0].parent}: cannot write ({err.strerror or err})") from None
+    return paths
+
+
+def _write_png(path: Path, image: torch.Tensor) -> None:
+    """One uint8 (height, width) image as a greyscale PNG at its own size (matplotlib, which
+    ganaudio already needs for plots)."""
+    import matplotlib.pyplot as plt
+
+    plt.imsave(path, image.numpy(), cmap="gray", vmin=0, vmax=255, format="png")
+
+
+def plot_generated(generated: Generated, recipe: Recipe, path: Path | str) -> Path:
+    """A grid of what was made: spectrograms with axes for audio, a digit grid for images."""
+    count = min(len(generated.features), 32)
+    titles = generated.labels[:count] if generated.labels else None
+    if generated.is_audio:
+        return spectrogram_grid(generated.features[:count], path, titles=titles,
+                                sample_rate=recipe.features.sample_rate, hop_length=recipe.features.hop_length)
+    return image_grid(generated.features[:count], path, titles=titles)
+
 
 def make_preview(recipe: Recipe, feature_state: dict[str, torch.Tensor], label_names: list[str]) -> Preview:
-    """A callback writing `<stem>.png` (and `<stem>-<i>-<label>.wav` for audio recipes)."""
+    """The trainer's callback, writing `<stem>.png` (and `<stem>-<i>-<label>.wav` for audio)."""
     features = MelFeatures.from_state_dict(recipe.features, feature_state) if recipe.features.kind == "mel" else None
 
     def titles(labels: torch.Tensor) -> list[str] | None:

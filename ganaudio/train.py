@@ -153,7 +153,7 @@ class Trainer:
         seed keeps it out of the training RNG, so resumed runs stay exact."""
         if not self.ema_statistics_stale:
             return
-        norms = [m for m in self.generator_ema.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        norms = [m for m in self.generator_ema.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
         momenta = [m.momentum for m in norms]
         for norm in norms:
             norm.reset_running_stats()

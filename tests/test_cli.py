@@ -30,7 +30,7 @@ def test_help_lists_subcommands():
 
 
 def test_unbuilt_subcommand_says_so_with_exit_2():
-    result = subprocess.run([sys.executable, "-m", "ganaudio", "synth", "--out", "gen.wav"],
+    result = subprocess.run([sys.executable, "-m", "ganaudio", "augment", "--out", "clips"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "not built yet" in result.stderr
     assert "Traceback" not in result.stderr

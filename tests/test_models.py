@@ -24,6 +24,18 @@ def test_output_shapes(shape, depth, num_classes):
     assert critic(samples, labels).shape == (3,)
 
 
+@pytest.mark.parametrize("shape, depth", [((1, 64, 64), 4), ((1, 128, 128), 5), ((1, 80, 24), 2)])
+def test_one_d_networks_halve_time_only_and_keep_the_shape(shape, depth):
+    config = ModelConfig(latent_dim=16, width=8, max_width=32, conv="1d")
+    generator, critic = Generator(config, shape, 10), Critic(config, shape, 10)
+    assert generator.depth == depth and generator.base[1:] == (shape[2] // 2 ** depth,)
+    labels = torch.tensor([0, 9])
+    samples = generator(torch.randn(2, 16), labels)
+    assert samples.shape == (2, *shape) and samples.abs().max() <= 1
+    assert critic(samples, labels).shape == (2,)
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in (*generator.modules(), *critic.modules()))
+
+
 def test_explicit_depth_must_divide_the_size():
     assert resolve_depth(ModelConfig(depth=2), 64, 64) == 2
     with pytest.raises(UserError, match="model.depth"):
