@@ -67,6 +67,12 @@ class Generator(nn.Module):
         base_size = (width // 2 ** self.depth,) if self.one_d else (height // 2 ** self.depth, width // 2 ** self.depth)
         self.base = (channels(config, self.depth), *base_size)
         self.embed = nn.Embedding(num_classes, config.latent_dim) if num_classes else None
+        if self.embed is not None:
+            # Small, so z is the louder input at the start. With nn.Embedding's N(0, 1), as loud
+            # as z, the generator made one sample per label whatever z was: on MNIST after 600
+            # steps the spread over z of one label's samples was 0.05 against 0.31 for real
+            # digits; with this init it is 0.26.
+            nn.init.normal_(self.embed.weight, std=0.1)
         in_features = config.latent_dim * (2 if num_classes else 1)
         self.dense = nn.Sequential(nn.Linear(in_features, math.prod(self.base)), nn.LeakyReLU(0.2))
         pad = config.kernel_size // 2
@@ -108,6 +114,12 @@ class Critic(nn.Module):
         feature_size = channels(config, self.depth) * area
         self.score = nn.Linear(feature_size, 1)
         self.project = nn.Embedding(num_classes, feature_size) if num_classes else None
+        if self.project is not None:
+            # Scaled like self.score's weights. nn.Embedding's default N(0, 1) made the label
+            # term sqrt(feature_size) times louder than the rest of the critic, and the generator
+            # answered with one sample per label whatever z was (spread over z 0.05 against 0.31
+            # for real MNIST digits after 600 steps).
+            nn.init.uniform_(self.project.weight, -feature_size ** -0.5, feature_size ** -0.5)
 
     def forward(self, samples: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.one_d:

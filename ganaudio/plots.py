@@ -1,6 +1,7 @@
 """Pictures people would rather look at than read: spectrogram and image grids.
 
-Uses matplotlib's Agg backend (no display needed) and writes atomically, so a killed run
+Builds matplotlib `Figure`s directly rather than through pyplot, so importing ganaudio never
+changes the user's matplotlib backend and no display is needed; writes atomically, so a killed run
 never leaves a half-written PNG.
 """
 
@@ -10,13 +11,10 @@ import math
 import os
 from pathlib import Path
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import torch  # noqa: E402
-
-from ganaudio.errors import UserError  # noqa: E402
+from ganaudio.errors import UserError
 
 
 def spectrogram_grid(features: torch.Tensor, path: Path | str, titles: list[str] | None = None,
@@ -24,8 +22,8 @@ def spectrogram_grid(features: torch.Tensor, path: Path | str, titles: list[str]
                      columns: int = 4) -> Path:
     """Plot (n, 1, n_mels, frames) features in [-1, 1] as a grid with time and mel axes."""
     rows = math.ceil(features.shape[0] / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False,
-                               constrained_layout=True)
+    figure = Figure(figsize=(3.2 * columns, 2.6 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
     frames = features.shape[-1]
     seconds = frames * hop_length / sample_rate if sample_rate and hop_length else None
     extent = (0, seconds if seconds else frames, 0, features.shape[-2])
@@ -47,7 +45,8 @@ def image_grid(images: torch.Tensor, path: Path | str, titles: list[str] | None 
                columns: int = 8) -> Path:
     """Plot (n, 1, height, width) images in [-1, 1] as a grey grid."""
     rows = math.ceil(images.shape[0] / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
+    figure = Figure(figsize=(1.4 * columns, 1.6 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < images.shape[0]:
@@ -57,10 +56,9 @@ def image_grid(images: torch.Tensor, path: Path | str, titles: list[str] | None 
     return _save(figure, path)
 
 
-def _save(figure: plt.Figure, path: Path | str) -> Path:
+def _save(figure: Figure, path: Path | str) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
-        plt.close(figure)
         raise UserError(f"{path}: folder {path.parent} does not exist")
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
     try:
@@ -69,7 +67,6 @@ def _save(figure: plt.Figure, path: Path | str) -> Path:
     except OSError as err:
         raise UserError(f"{path}: cannot write ({err.strerror})") from None
     finally:
-        plt.close(figure)
         temporary.unlink(missing_ok=True)
     return path
 
@@ -78,7 +75,8 @@ def loss_curves(metrics: list[dict], path: Path | str) -> Path:
     """Critic and generator losses and the Wasserstein estimate against step."""
     steps = [m["step"] for m in metrics]
     names = [("critic/loss", "critic loss"), ("gen/loss", "generator loss"), ("critic/wdist", "Wasserstein estimate")]
-    figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4), constrained_layout=True)
+    figure = Figure(figsize=(5 * len(names), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(names))
     for axis, (key, title) in zip(axes, names):
         axis.plot(steps, [m.get(key, float("nan")) for m in metrics], linewidth=1)
         axis.set_title(title)

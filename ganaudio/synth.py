@@ -230,9 +230,9 @@ def write_samples(generated: Generated, paths: list[Path]) -> list[Path]:
 def _write_png(path: Path, image: torch.Tensor) -> None:
     """One uint8 (height, width) image as a greyscale PNG at its own size (matplotlib, which
     ganaudio already needs for plots)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.image
 
-    plt.imsave(path, image.numpy(), cmap="gray", vmin=0, vmax=255, format="png")
+    matplotlib.image.imsave(path, image.numpy(), cmap="gray", vmin=0, vmax=255, format="png")
 
 
 def plot_generated(generated: Generated, recipe: Recipe, path: Path | str) -> Path:

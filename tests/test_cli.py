@@ -113,3 +113,9 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, make, extra, message
 def test_missing_recipe_file_exit_2(capsys):
     code, _, err = run_cli(capsys, "features", "no/such/recipe.yaml")
     assert code == 2 and "recipe file not found" in err
+
+
+def test_importing_ganaudio_leaves_matplotlib_alone():
+    code = "import sys, ganaudio; print('matplotlib.pyplot' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr

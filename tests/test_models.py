@@ -55,3 +55,13 @@ def test_labels_change_generator_output_and_critic_score():
     assert not torch.allclose(two[0], two[1])
     scores = critic(two[:1].repeat(2, 1, 1, 1), torch.tensor([1, 7]))
     assert scores[0] != scores[1]
+
+
+def test_noise_not_the_label_dominates_a_fresh_generator():
+    # A label embedding as loud as z made generators ignore z (one sample per label).
+    torch.manual_seed(0)
+    generator = Generator(ModelConfig(latent_dim=32, width=8, max_width=32), (1, 28, 28), 10).eval()
+    with torch.no_grad():
+        over_z = generator(torch.randn(64, 32), torch.full((64,), 3)).std(dim=0).mean()
+        over_labels = generator(torch.randn(1, 32).repeat(10, 1), torch.arange(10)).std(dim=0).mean()
+    assert over_z > 2 * over_labels

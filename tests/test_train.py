@@ -45,7 +45,7 @@ def test_voice_recipe_trains_and_writes_everything(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra", [[], ["train.loss=hinge", "train.r1_weight=1.0", "train.penalty_every=2"],
-                                   ["model.conditional=false"], ["model.conv=1d", "train.ema_decay=0.5"]])
+                                   ["model.conditional=false"], ["model.conv=2d", "model.kernel_size=3", "train.ema_decay=0.5"]])
 def test_losses_are_finite_for_each_loss_and_conditioning(tmp_path, extra):
     recipe = tiny_voice(*extra)
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
