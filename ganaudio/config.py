@@ -152,9 +152,13 @@ class ModelConfig:
     # run over time only, as in TTS decoders; each layer sees the whole spectrum of a frame.
     conv: Literal["2d", "1d"] = "2d"
     conditional: bool = True  # class embedding in G, projection critic, when the data has labels
+    # Initial scale of the generator's class embedding. Small, so z is the louder input at the
+    # start: at 1.0 (as loud as z) the MNIST generator made one image per label whatever z was
+    # (spread over z after 600 steps 0.05 against 0.31 for real digits; 0.26 at 0.1).
+    label_embedding_std: float = 0.1
 
     def validate(self, path: str) -> None:
-        for key in ("latent_dim", "width", "max_width", "kernel_size"):
+        for key in ("latent_dim", "width", "max_width", "kernel_size", "label_embedding_std"):
             _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
         _require(self.kernel_size % 2 == 1, f"{path}.kernel_size", "must be odd")
         _require(self.max_width >= self.width, f"{path}.max_width", f"must be >= width ({self.width})")

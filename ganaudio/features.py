@@ -3,7 +3,7 @@
 Forward (SpecGAN's recipe): waveform -> mel power (torchaudio) -> log -> per-mel-bin
 standardisation with statistics fitted on the training set -> clip at `clip_std` standard
 deviations -> divide by `clip_std`, so values lie in [-1, 1]. Inverse: undo all that ->
-mel power -> InverseMelScale -> Griffin-Lim -> waveform. Everything is batched and runs on
+mel power -> inverse mel filterbank -> Griffin-Lim -> waveform. Everything is batched and runs on
 the device the input tensor is on. The fitted statistics are the feature state, saved with
 the feature cache and with every checkpoint.
 """
@@ -94,9 +94,13 @@ class MelFeatures:
         return self.griffin_lim(self.linear_power(features), n_iter=n_iter)
 
     def linear_power(self, features: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, n_mels, frames) -> linear power spectrogram (batch, n_fft/2+1, frames)
-        by InverseMelScale's least-squares solve."""
-        return self._transform(features.device, "inverse_mel")(self.denormalize(features))
+        """(batch, 1, n_mels, frames) -> linear power spectrogram (batch, n_fft/2+1, frames):
+        the minimum-norm least-squares inverse of the mel filterbank, clipped at 0.
+
+        This is what torchaudio's InverseMelScale computes, but it solves lstsq afresh for every
+        clip; the filterbank is fixed, so its pseudo-inverse, computed once, gives the same
+        solution (to 1e-5) with one matmul (benchmarks/synth_speed.py)."""
+        return torch.relu(self._transform(features.device, "inverse_mel") @ self.denormalize(features))
 
     def griffin_lim(self, power: torch.Tensor, n_iter: int | None = None) -> torch.Tensor:
         """Linear power spectrogram (batch, freqs, frames) -> waveforms (batch, clip samples).
@@ -127,17 +131,18 @@ class MelFeatures:
             raise RuntimeError("MelFeatures has no fitted statistics yet; call fit() first")
         return self.statistics.mean.to(device), self.statistics.std.to(device)
 
-    def _transform(self, device: torch.device, name: str) -> torch.nn.Module:
-        """MelSpectrogram and InverseMelScale for `device`, built once."""
+    def _transform(self, device: torch.device, name: str) -> torch.nn.Module | torch.Tensor:
+        """MelSpectrogram and the inverse filterbank for `device`, built once."""
         if device not in self._transforms:
             cfg = self.config
             self._transforms[device] = {
                 "mel": torchaudio.transforms.MelSpectrogram(
                     sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
                     f_min=cfg.fmin, f_max=cfg.mel_fmax, n_mels=cfg.n_mels, power=2.0).to(device),
-                "inverse_mel": torchaudio.transforms.InverseMelScale(
-                    n_stft=cfg.n_fft // 2 + 1, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate,
-                    f_min=cfg.fmin, f_max=cfg.mel_fmax).to(device),
+                # (freqs, n_mels) pseudo-inverse of InverseMelScale's filterbank (see linear_power)
+                "inverse_mel": torch.linalg.pinv(torchaudio.functional.melscale_fbanks(
+                    cfg.n_fft // 2 + 1, cfg.fmin, cfg.mel_fmax, cfg.n_mels, cfg.sample_rate).T.double()
+                ).float().to(device),
             }
         return self._transforms[device][name]
 

@@ -100,3 +100,15 @@ def test_round_trip_on_real_fsdd_clips_stays_close(fsdd_dir):
     assert (re_encoded - encoded).abs().mean() < 0.05  # in [-1, 1] units
     assert spectral_convergence(waves, decoded, 512, 96).mean() < 0.5
 
+
+
+def test_inverse_filterbank_matches_torchaudio_inverse_mel_scale():
+    features = MelFeatures(CONFIG)
+    features.fit(tones(4))
+    encoded = features.encode(tones(4))
+    reference = torchaudio.transforms.InverseMelScale(
+        n_stft=CONFIG.n_fft // 2 + 1, n_mels=CONFIG.n_mels, sample_rate=CONFIG.sample_rate,
+        f_min=CONFIG.fmin, f_max=CONFIG.mel_fmax)(features.denormalize(encoded))
+    ours = features.linear_power(encoded)
+    assert ours.shape == reference.shape
+    assert torch.allclose(ours, reference, rtol=1e-3, atol=1e-4 * float(reference.abs().max()))
