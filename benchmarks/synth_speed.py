@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint")
     parser.add_argument("--clips", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=250)
+    parser.add_argument("--batch", type=int, default=50, help="clips per call (Synthesizer uses 50 for Griffin-Lim)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iters", type=int, nargs="*", default=[16])
     args = parser.parse_args()
