@@ -73,10 +73,19 @@ def load_checkpoint(path: Path | str, kinds: tuple[str, ...] = (KIND,)) -> dict[
     return payload
 
 
-def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True) -> Path:
+def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
+                     griffin_lim_iters: int | None = None) -> Path:
     """Write the EMA generator of a training checkpoint, with what sampling needs, as a small
-    generator file; `half` stores the weights in float16 (half the size, inaudible here)."""
+    generator file; `half` stores the weights in float16 (half the size, inaudible here).
+    `griffin_lim_iters` replaces the recipe's inversion setting, which only synthesis uses."""
     state = load_checkpoint(checkpoint)
+    if griffin_lim_iters is not None:
+        if griffin_lim_iters <= 0:
+            raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")
+        features = state["recipe"]["features"]
+        if features.get("kind") == "image":
+            raise UserError(f"{checkpoint}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
+        state["recipe"] = {**state["recipe"], "features": {**features, "griffin_lim_iters": griffin_lim_iters}}
     out = Path(out)
     if not out.parent.is_dir():
         raise UserError(f"{out}: folder {out.parent} does not exist")

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and drop the critic and optimizers: a 1.4M-parameter generator becomes about 3 MB.")
     export.add_argument("checkpoint", help="training checkpoint, or a run folder (its newest checkpoint)")
     export.add_argument("--out", required=True, metavar="FILE.pt")
+    export.add_argument("--griffin-lim-iters", type=int, metavar="K",
+                        help="the Griffin-Lim iterations synthesis uses by default (default: the run's recipe's)")
     export.set_defaults(run=run_export)
 
     for name, summary in NOT_BUILT_YET.items():
@@ -188,7 +190,7 @@ def run_export(args: argparse.Namespace) -> int:
     if out.suffix != ".pt":
         raise UserError(f"{out}: the exported generator is a .pt file")
     source = newest_checkpoint(Path(args.checkpoint))
-    export_generator(source, out)
+    export_generator(source, out, griffin_lim_iters=args.griffin_lim_iters)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {source}")
     return 0
 

@@ -151,3 +151,11 @@ def test_bundled_digits_model_says_a_digit(tmp_path):
     audio, rate = soundfile.read(tmp_path / "gen.wav")
     assert rate == 8000 and len(audio) == 6144 and np.abs(audio).max() > 0.5
     assert Synthesizer.from_checkpoint().labels == [str(d) for d in range(10)]
+
+
+def test_export_can_set_the_griffin_lim_iterations_synthesis_uses(voice_checkpoint, tmp_path, capsys):
+    out = tmp_path / "voice.pt"
+    assert main(["export", str(voice_checkpoint), "--out", str(out), "--griffin-lim-iters", "7"]) == 0
+    assert Synthesizer.from_checkpoint(out).recipe.features.griffin_lim_iters == 7
+    assert main(["export", str(voice_checkpoint), "--out", str(tmp_path / "x.pt"), "--griffin-lim-iters", "0"]) == 2
+    assert "must be positive" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
