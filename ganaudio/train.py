@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import time
@@ -262,7 +263,10 @@ class Trainer:
             raise UserError(f"{self.run_dir}: no checkpoint to resume from")
         state = load_checkpoint(found[-1])
         saved = recipe_from_dict(state["recipe"], name=state["recipe_name"])
-        if (saved.model, saved.features, saved.data) != (self.recipe.model, self.recipe.features, self.recipe.data):
+        # Griffin-Lim settings only shape previews and synthesis, not what is trained.
+        inversion = {key: getattr(self.recipe.features, key) for key in ("griffin_lim_iters", "griffin_lim_momentum")}
+        saved_features = dataclasses.replace(saved.features, **inversion)
+        if (saved.model, saved_features, saved.data) != (self.recipe.model, self.recipe.features, self.recipe.data):
             raise UserError(f"{found[-1]}: was trained with other data, feature or model settings "
                             f"than this recipe; resume with the run's own recipe.yaml")
         self.generator.load_state_dict(state["generator"])

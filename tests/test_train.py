@@ -158,6 +158,8 @@ def test_existing_run_is_never_overwritten_and_resume_needs_a_checkpoint(tmp_pat
 def test_resume_with_other_model_settings_is_refused(tmp_path):
     recipe = tiny_voice()
     Trainer(recipe, load_dataset(recipe), tmp_path).fit()
+    inversion_only = tiny_voice("features.griffin_lim_iters=3", "train.steps=5")  # not a training setting
+    assert Trainer(inversion_only, load_dataset(inversion_only), tmp_path).resume() == 4
     other = tiny_voice("model.width=8")
     with pytest.raises(UserError, match="other data, feature or model settings"):
         Trainer(other, load_dataset(other), tmp_path).resume()
