@@ -39,12 +39,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
     """Write atomically, then prune to the newest `keep`."""
     path = checkpoint_path(run_dir, step)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save({**payload, "kind": KIND, "format_version": FORMAT_VERSION, "step": step}, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    save_atomically({**payload, "kind": KIND, "format_version": FORMAT_VERSION, "step": step}, path)
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -92,12 +87,18 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
     weights = {k: v.half() if half and v.is_floating_point() else v for k, v in state["generator_ema"].items()}
     payload = {"kind": GENERATOR_KIND, "format_version": FORMAT_VERSION, "generator": weights,
                **{key: state[key] for key in GENERATOR_KEYS}}
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        torch.save(payload, temporary)
-        os.replace(temporary, out)
+        save_atomically(payload, out)
     except OSError as err:
         raise UserError(f"{out}: cannot write ({err.strerror})") from None
+    return out
+
+
+def save_atomically(payload: dict[str, Any], path: Path) -> None:
+    """torch.save to a temporary file renamed into place: a kill never leaves half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    return out
