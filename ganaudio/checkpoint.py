@@ -23,6 +23,7 @@ GENERATOR_KIND = "ganaudio-generator"  # an exported generator: what synthesis n
 # What a generator needs to sample, besides its weights: copied from the training checkpoint.
 GENERATOR_KEYS = ("recipe", "recipe_name", "feature_state", "label_names", "sample_shape", "num_classes", "step")
 NAME = re.compile(r"^checkpoint-(\d{7})\.pt$")
+BEST = "best.pt"  # the checkpoint with the lowest evaluation Frechet distance; never pruned
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -42,6 +43,13 @@ def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int
     save_atomically({**payload, "kind": KIND, "format_version": FORMAT_VERSION, "step": step}, path)
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
+    return path
+
+
+def save_best_checkpoint(run_dir: Path, step: int, payload: dict[str, Any]) -> Path:
+    """Replace best.pt atomically: a kill leaves the previous best whole."""
+    path = run_dir / BEST
+    save_atomically({**payload, "kind": KIND, "format_version": FORMAT_VERSION, "step": step}, path)
     return path
 
 

@@ -18,7 +18,6 @@ from ganaudio.errors import UserError
 # Subcommands listed in --help before they exist, so users see where the tool is going;
 # running one says so plainly instead of pretending to work.
 NOT_BUILT_YET = {
-    "evaluate": "score a checkpoint against held-out real data",
     "augment": "write a labelled folder of synthetic clips for a classifier",
 }
 
@@ -69,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--label", help="the class to generate, by name (e.g. 7, or a); default: cycle through all")
     synth.add_argument("--seed", type=int, help="makes the output repeatable (default: random, printed)")
     synth.add_argument("--checkpoint", metavar="PATH",
-                       help="training checkpoint, run folder (its newest checkpoint) or exported generator "
-                            "(default: the bundled digits model)")
+                       help="training checkpoint, run folder (its best.pt, else its newest checkpoint) or "
+                            "exported generator (default: the bundled digits model)")
     synth.add_argument("--griffin-lim-iters", type=int, metavar="K", help="Griffin-Lim iterations (default: the recipe's)")
     synth.add_argument("--plot", metavar="FILE.png", help="also write a grid of the generated spectrograms")
     synth.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -80,11 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write a training checkpoint's generator as a small file for synthesis",
         description="Keep what synthesis needs (EMA generator in float16, recipe, feature statistics, labels) "
                     "and drop the critic and optimizers: a 1.4M-parameter generator becomes about 3 MB.")
-    export.add_argument("checkpoint", help="training checkpoint, or a run folder (its newest checkpoint)")
+    export.add_argument("checkpoint", help="training checkpoint, or a run folder (its best.pt, else its newest checkpoint)")
     export.add_argument("--out", required=True, metavar="FILE.pt")
     export.add_argument("--griffin-lim-iters", type=int, metavar="K",
                         help="the Griffin-Lim iterations synthesis uses by default (default: the run's recipe's)")
     export.set_defaults(run=run_export)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a checkpoint against held-out real data",
+        description="Score generated samples with a reference classifier trained (once, then cached) on the "
+                    "real training split: label accuracy, inception score, Frechet distance, nearest-neighbour "
+                    "ratio and silent/clipped clips, each beside the same figure for real held-out data.")
+    evaluate.add_argument("--checkpoint", metavar="PATH",
+                          help="training checkpoint, run folder (its best.pt, else its newest checkpoint) or "
+                               "exported generator (default: the bundled digits model)")
+    evaluate.add_argument("--n", type=int, help="samples to generate (default: as many as the held-out split has)")
+    evaluate.add_argument("--data", metavar="PATH", help="the data the model was trained on, if not where its recipe says")
+    evaluate.add_argument("--json", metavar="FILE.json", help="also write the figures as JSON")
+    evaluate.add_argument("--seed", type=int, default=0, help="latent seed of the generated samples (default: 0)")
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    evaluate.set_defaults(run=run_evaluate)
 
     for name, summary in NOT_BUILT_YET.items():
         command = commands.add_parser(name, help=f"{summary} (not built yet)", add_help=False)
@@ -126,7 +140,7 @@ def run_features(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ganaudio.checkpoint import list_checkpoints
+    from ganaudio.checkpoint import BEST, list_checkpoints
     from ganaudio.config import load_recipe
     from ganaudio.data import load_dataset
     from ganaudio.models import count_parameters
@@ -148,15 +162,23 @@ def run_train(args: argparse.Namespace) -> int:
           f"{count_parameters(trainer.critic):,}; device: {trainer.device}, threads: {torch_threads()}")
     if args.dry_run:
         return 0
+    if recipe.train.eval_every:
+        from ganaudio.evaluate import training_evaluator
+
+        trainer.evaluate = training_evaluator(recipe, dataset.feature_state)
     if args.resume:
         print(f"resuming {run_dir} from step {trainer.resume()}")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomically(run_dir / "recipe.yaml", recipe.to_yaml())
     checkpoint = trainer.fit()
-    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
-    if metrics:
-        loss_curves(metrics, run_dir / "losses.png")
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    losses = [row for row in rows if "critic/loss" in row]  # evaluation rows are plotted by the trainer
+    if losses:
+        loss_curves(losses, run_dir / "losses.png")
     print(f"wrote {checkpoint} (step {trainer.step}) and samples in {run_dir}")
+    if (run_dir / BEST).is_file():
+        print(f"best by Frechet distance: {run_dir / BEST} (step {trainer.best_step}); "
+              f"curves in {run_dir / 'evaluation.png'}")
     return 0
 
 
@@ -167,7 +189,7 @@ def run_synth(args: argparse.Namespace) -> int:
         raise UserError(f"--n: must be at least 1, got {args.n}")
     if args.plot:
         check_png_path(Path(args.plot))
-    checkpoint = newest_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
     synthesizer = Synthesizer.from_checkpoint(checkpoint, device=args.device, griffin_lim_iters=args.griffin_lim_iters)
     generated = synthesizer.generate(args.n, labels=args.label, seed=args.seed)
     paths = synthesizer.save(generated, args.out)
@@ -189,18 +211,43 @@ def run_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".pt":
         raise UserError(f"{out}: the exported generator is a .pt file")
-    source = newest_checkpoint(Path(args.checkpoint))
+    source = run_checkpoint(Path(args.checkpoint))
     export_generator(source, out, griffin_lim_iters=args.griffin_lim_iters)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {source}")
     return 0
 
 
-def newest_checkpoint(path: Path) -> Path:
-    """A checkpoint file as given, or the newest checkpoint of a run folder."""
-    from ganaudio.checkpoint import list_checkpoints
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ganaudio.evaluate import evaluate_checkpoint
+
+    if args.n is not None and args.n < 20:
+        raise UserError(f"--n: evaluation needs at least 20 samples (10 inception-score splits), got {args.n}")
+    if args.json:
+        json_path = Path(args.json)
+        if json_path.suffix.lower() != ".json":
+            raise UserError(f"{json_path}: --json writes a .json file")
+        if not json_path.parent.is_dir():
+            raise UserError(f"{json_path}: folder {json_path.parent} does not exist")
+    checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    evaluation = evaluate_checkpoint(checkpoint, n=args.n, data_root=args.data, device=args.device, seed=args.seed)
+    print(f"{checkpoint or 'the bundled digits model'}:")
+    print(evaluation.table())
+    if args.json:
+        payload = {"checkpoint": str(checkpoint or "bundled"), **evaluation.to_dict()}
+        write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {json_path}")
+    return 0
+
+
+def run_checkpoint(path: Path) -> Path:
+    """A checkpoint file as given; for a run folder its best.pt (lowest evaluation Frechet
+    distance) when it has one, else its newest checkpoint."""
+    from ganaudio.checkpoint import BEST, list_checkpoints
 
     if not path.is_dir():
         return path
+    if (path / BEST).is_file():
+        return path / BEST
     found = list_checkpoints(path)
     if not found:
         raise UserError(f"{path}: no checkpoint in this folder")

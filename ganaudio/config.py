@@ -188,6 +188,10 @@ class TrainConfig:
     max_minutes: Optional[float] = None  # stop (with a checkpoint) after this wall time
     ema_decay: float = 0.999  # EMA generator used for sampling; 0 disables it
     ema_start: int = 100  # the EMA copies the generator for its first steps (warm start)
+    # DiffAugment of every critic input, real and fake (diffaugment.py): the largest time shift
+    # as a fraction of the width, and the side of a cutout patch as a fraction; 0 turns one off.
+    diffaugment_shift: float = 0.0
+    diffaugment_cutout: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     mixed_precision: bool = True  # bf16 autocast on CUDA (penalty in fp32); ignored on CPU
     threads: Optional[int] = None  # CPU threads for torch; null keeps torch's default
@@ -196,6 +200,11 @@ class TrainConfig:
     sample_every: int = 200  # steps between sample grids (and WAVs for audio)
     checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)
     keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
+    # Score the EMA generator every N steps with the evaluation classifier (evaluate.py) on
+    # eval_samples samples, log it, and keep the lowest Frechet distance as best.pt; 0 turns
+    # it off. It needs labelled data.
+    eval_every: int = 0
+    eval_samples: int = 200
 
     def validate(self, path: str) -> None:
         for key in ("critic_steps", "penalty_every", "batch_size", "steps", "log_every", "sample_every",
@@ -208,6 +217,10 @@ class TrainConfig:
         for key in ("beta1", "beta2", "ema_decay"):
             _require(0 <= getattr(self, key) < 1, f"{path}.{key}", "must be in [0, 1)")
         _require(self.ema_start >= 0, f"{path}.ema_start", "must be >= 0")
+        for key in ("diffaugment_shift", "diffaugment_cutout"):
+            _require(0 <= getattr(self, key) < 1, f"{path}.{key}", "must be in [0, 1)")
+        _require(self.eval_every >= 0, f"{path}.eval_every", "must be >= 0 (0 turns evaluation off)")
+        _require(self.eval_samples >= 20, f"{path}.eval_samples", "must be at least 20 (the inception score uses 10 splits)")
         _require(self.max_minutes is None or self.max_minutes > 0, f"{path}.max_minutes", "must be positive")
         _require(self.threads is None or self.threads > 0, f"{path}.threads", "must be positive")
 

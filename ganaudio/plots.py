@@ -83,3 +83,25 @@ def loss_curves(metrics: list[dict], path: Path | str) -> Path:
         axis.set_xlabel("generator step")
         axis.grid(alpha=0.3)
     return _save(figure, path)
+
+
+def evaluation_curves(rows: list[dict], path: Path | str) -> Path:
+    """The trainer's evaluations against step: Frechet distance (the best one marked), label
+    accuracy and inception score."""
+    steps = [row["step"] for row in rows]
+    names = [("eval/frechet_distance", "Frechet distance (lower is better)"), ("eval/accuracy", "label accuracy"),
+             ("eval/inception_score", "inception score")]
+    names = [(key, title) for key, title in names if any(key in row for row in rows)]
+    figure = Figure(figsize=(5 * len(names), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    for axis, (key, title) in zip(axes, names):
+        values = [row.get(key, float("nan")) for row in rows]
+        axis.plot(steps, values, marker=".", linewidth=1)
+        if key == "eval/frechet_distance":
+            best = min(range(len(values)), key=lambda i: values[i])
+            axis.plot([steps[best]], [values[best]], "r*", markersize=12, label=f"best (step {steps[best]})")
+            axis.legend(loc="upper right")
+        axis.set_title(title)
+        axis.set_xlabel("generator step")
+        axis.grid(alpha=0.3)
+    return _save(figure, path)

@@ -146,8 +146,10 @@ class Synthesizer:
 
     @torch.no_grad()
     def generate(self, n: int, labels: Sequence[str | int] | str | int | None = None,
-                 seed: int | None = None) -> Generated:
-        """`n` samples of `labels` (see label_indices); the same seed gives the same samples."""
+                 seed: int | None = None, level: bool = True) -> Generated:
+        """`n` samples of `labels` (see label_indices); the same seed gives the same samples.
+        Clips are levelled to -1 dBFS peak unless `level` is False (evaluation measures
+        silence and clipping on the vocoder's own output)."""
         if n <= 0:
             raise UserError(f"n: must be at least 1, got {n}")
         indices = self.label_indices(labels, n)
@@ -161,14 +163,26 @@ class Synthesizer:
         names = [self.labels[int(k)] for k in indices] if indices is not None else None
         if self.vocoder is None:
             return Generated(decode_images(features).cpu(), None, features.cpu(), names, seed)
-        waveforms = torch.cat([self.vocoder(chunk) for chunk in features.split(VOCODER_BATCH)])
-        waveforms = torch.stack([normalize_level(w, "peak", PEAK_DB, 0.0) for w in waveforms])
+        waveforms = self.vocode(features)
+        if level:
+            waveforms = torch.stack([normalize_level(w, "peak", PEAK_DB, 0.0) for w in waveforms])
         return Generated(waveforms.cpu(), self.sample_rate, features.cpu(), names, seed)
+
+    def vocode(self, features: torch.Tensor) -> torch.Tensor:
+        """Mel samples (n, 1, n_mels, frames) -> waveforms (n, samples), not levelled."""
+        if self.vocoder is None:
+            raise UserError("vocode: an image model has no vocoder")
+        return vocode(self.vocoder, features.to(self.device)).cpu()
 
     def save(self, generated: Generated, out: Path | str) -> list[Path]:
         """Write WAVs (audio) or PNGs (images): to `out` itself for one sample with a file
         name, else numbered files `<stem>-<i>[-<label>]` in the folder `out` or beside it."""
         return write_samples(generated, out_paths(Path(out), generated))
+
+
+def vocode(vocoder: Vocoder, features: torch.Tensor) -> torch.Tensor:
+    """Run the vocoder VOCODER_BATCH clips at a time (the fastest measured)."""
+    return torch.cat([vocoder(chunk) for chunk in features.split(VOCODER_BATCH)])
 
 
 def resolve_device(device: str) -> torch.device:

@@ -19,15 +19,20 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from ganaudio.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from ganaudio.checkpoint import BEST, list_checkpoints, load_checkpoint, save_best_checkpoint, save_checkpoint
 from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.data import Dataset
+from ganaudio.diffaugment import DiffAugment
 from ganaudio.errors import UserError
 from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
 from ganaudio.models import Critic, Generator
 
 # (samples (n, 1, H, W) in [-1, 1], label indices (n,), file stem without extension) -> None
 Preview = Callable[[torch.Tensor, torch.Tensor, Path], None]
+# (samples, label indices) -> {"eval/frechet_distance": ..., ...}: evaluate.training_evaluator
+Evaluate = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
+BEST_BY = "eval/frechet_distance"  # lower is better
+EVAL_SEED = 1  # the same latents at every evaluation, so the figures move with the weights only
 
 
 def pick_device(choice: str) -> torch.device:
@@ -57,8 +62,9 @@ def tensorboard_writer(run_dir: Path) -> Iterator[Any]:
 class Trainer:
     """Builds the models from the dataset, trains them, and writes the run folder."""
 
-    def __init__(self, recipe: Recipe, dataset: Dataset, run_dir: Path, preview: Preview | None = None):
-        self.recipe, self.run_dir, self.preview = recipe, Path(run_dir), preview
+    def __init__(self, recipe: Recipe, dataset: Dataset, run_dir: Path, preview: Preview | None = None,
+                 evaluate: Evaluate | None = None):
+        self.recipe, self.run_dir, self.preview, self.evaluate = recipe, Path(run_dir), preview, evaluate
         self.train_config = recipe.train
         cfg = recipe.train
         if cfg.threads is not None:
@@ -82,10 +88,13 @@ class Trainer:
                                               betas=(cfg.beta1, cfg.beta2))
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic,
                                            betas=(cfg.beta1, cfg.beta2))
-        self.rng = torch.Generator().manual_seed(cfg.seed)  # batches, z and penalty mixing
+        self.rng = torch.Generator().manual_seed(cfg.seed)  # batches, z, penalty mixing, augmentation
+        self.augment = DiffAugment(cfg.diffaugment_shift, cfg.diffaugment_cutout, self.rng)
         self.step = 0
         self.critic_updates = 0  # decides which critic steps compute the lazy penalties
         self.ema_statistics_stale = True  # see refresh_ema_statistics
+        self.evaluations: list[dict[str, float]] = []  # one row per evaluation, with its step
+        self.best_score, self.best_step = math.inf, None  # BEST_BY and step of best.pt
 
     # ----- one training step -------------------------------------------------------------
     def random_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,6 +112,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             with torch.no_grad():
                 fake = self.generator(self.random_latents(len(real)), cond)
+            # The critic only ever sees augmented inputs; the penalties below too (as DiffAugment).
+            real, fake = self.augment(real), self.augment(fake)
             losses = critic_loss(cfg.loss, self.critic(real, cond), self.critic(fake, cond))
         total = losses.pop("total").float()
         self.critic_updates += 1
@@ -125,7 +136,7 @@ class Trainer:
         _, labels = self.random_batch()  # labels drawn from the data's class balance
         cond = labels if self.num_classes else None
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            fake = self.generator(self.random_latents(len(labels)), cond)
+            fake = self.augment(self.generator(self.random_latents(len(labels)), cond))
             losses = generator_loss(self.train_config.loss, self.critic(fake, cond))
         total = losses.pop("total").float()
         self.critic.requires_grad_(False)  # no critic gradients needed for the generator step
@@ -222,6 +233,14 @@ class Trainer:
                             board.add_scalar(name, value, self.step)
                 if self.step % cfg.sample_every == 0:
                     self.write_preview()
+                if cfg.eval_every and self.evaluate is not None and self.step % cfg.eval_every == 0:
+                    row = self.run_evaluation(elapsed)
+                    log.write(json.dumps(row) + "\n")
+                    log.flush()
+                    if board is not None:
+                        for name, value in row.items():
+                            board.add_scalar(name, value, self.step)
+                    bar.write(f"step {self.step}: " + ", ".join(f"{k[5:]} {v:.3g}" for k, v in row.items() if k.startswith("eval/")))
                 out_of_time = cfg.max_minutes is not None and elapsed > 60 * cfg.max_minutes
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps or out_of_time:
                     last_checkpoint = self.save()
@@ -231,6 +250,20 @@ class Trainer:
             self.write_preview()
         return last_checkpoint or self.save()
 
+    def run_evaluation(self, elapsed: float) -> dict[str, float]:
+        """Score the EMA generator; keep it as best.pt when its Frechet distance is the lowest
+        so far. Returns the metrics.jsonl row."""
+        samples, labels = self.sample(self.train_config.eval_samples, seed=EVAL_SEED)
+        row = {"step": self.step, "seconds": round(elapsed, 2), **self.evaluate(samples, labels)}
+        self.evaluations.append(row)
+        if row[BEST_BY] < self.best_score:
+            self.best_score, self.best_step = row[BEST_BY], self.step
+            save_best_checkpoint(self.run_dir, self.step, {**self.payload(), "evaluation": row})
+        from ganaudio.plots import evaluation_curves
+
+        evaluation_curves(self.evaluations, self.run_dir / "evaluation.png")
+        return row
+
     def write_preview(self) -> None:
         if self.preview is not None:
             samples, labels = self.sample(self.recipe.output.grid_samples)
@@ -238,8 +271,12 @@ class Trainer:
 
     # ----- checkpoints -------------------------------------------------------------------
     def save(self) -> Path:
+        return save_checkpoint(self.run_dir, self.step, self.payload(), keep=self.train_config.keep_checkpoints)
+
+    def payload(self) -> dict[str, Any]:
+        """Everything a checkpoint holds: both generators, critic, optimizers, RNG, recipe."""
         self.refresh_ema_statistics()
-        payload = {
+        return {
             "generator": self.generator.state_dict(),
             "generator_ema": self.generator_ema.state_dict(),
             "critic": self.critic.state_dict(),
@@ -254,7 +291,6 @@ class Trainer:
             "sample_shape": list(self.sample_shape),
             "num_classes": self.num_classes,
         }
-        return save_checkpoint(self.run_dir, self.step, payload, keep=self.train_config.keep_checkpoints)
 
     def resume(self) -> int:
         """Continue from the run folder's newest checkpoint; returns its step."""
@@ -278,4 +314,15 @@ class Trainer:
         self.step = int(state["step"])
         self.critic_updates = int(state["critic_updates"])
         self.ema_statistics_stale = False  # saved after a refresh
+        self.restore_evaluations()
         return self.step
+
+    def restore_evaluations(self) -> None:
+        """Bring back the evaluation history (for the plot) and the best score (for best.pt)."""
+        log = self.run_dir / "metrics.jsonl"
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line] if log.is_file() else []
+        self.evaluations = [row for row in rows if BEST_BY in row and row["step"] <= self.step]
+        best = self.run_dir / BEST
+        if best.is_file():
+            state = load_checkpoint(best)
+            self.best_score, self.best_step = float(state["evaluation"][BEST_BY]), int(state["step"])

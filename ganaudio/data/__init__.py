@@ -25,7 +25,7 @@ from ganaudio.features import MelFeatures, encode_images, fit_statistics
 
 SYNTHETIC_TEST_EVERY = 10  # synthetic-voice: every 10th clip is held out as the test split
 
-__all__ = ["Dataset", "DataSummary", "load_dataset", "mel_features"]
+__all__ = ["Dataset", "DataSummary", "load_dataset", "mel_features", "read_audio_clips", "recipe_fingerprint"]
 
 
 @dataclass
@@ -60,7 +60,7 @@ def load_dataset(recipe: Recipe, split: str = "train") -> Dataset:
     """Features of one split of the recipe's data, from the cache when nothing changed."""
     if split not in SPLITS:
         raise UserError(f"split: must be one of {', '.join(SPLITS)}, got {split!r}")
-    path = cache_file(recipe.data, cache_key(recipe.data, recipe.features, _fingerprint(recipe)))
+    path = cache_file(recipe.data, cache_key(recipe.data, recipe.features, recipe_fingerprint(recipe)))
     payload = load_cached(path)
     from_cache = payload is not None
     if payload is None:
@@ -81,7 +81,7 @@ def mel_features(recipe: Recipe, dataset: Dataset) -> MelFeatures:
     return MelFeatures.from_state_dict(recipe.features, dataset.feature_state)
 
 
-def _fingerprint(recipe: Recipe) -> list:
+def recipe_fingerprint(recipe: Recipe) -> list:
     """The files a recipe reads (with sizes and times); synthetic data is decided by config alone."""
     data = recipe.data
     if data.source == "synthetic-voice":
@@ -99,7 +99,7 @@ def _build_features(recipe: Recipe) -> dict:
         images = load_mnist(recipe.data)
         return _payload(encode_images(images.pixels), images.labels, images.label_names,
                         images.splits, images.summary, feature_state={})
-    clips = _read_audio_source(recipe)
+    clips = read_audio_clips(recipe)
     features = MelFeatures(recipe.features)
     log_mels = features.log_mel(clips.waveforms)  # once for all clips: fitting reuses the train rows
     is_train = torch.tensor([s == "train" for s in clips.splits])
@@ -111,7 +111,9 @@ def _build_features(recipe: Recipe) -> dict:
                     clips.splits, clips.summary, feature_state=features.state_dict())
 
 
-def _read_audio_source(recipe: Recipe) -> Clips:
+def read_audio_clips(recipe: Recipe) -> Clips:
+    """Every clip of an audio recipe's data as levelled waveforms of the clip length, with
+    labels and splits (the evaluation classifier listens to these)."""
     data, features = recipe.data, recipe.features
     summary = DataSummary(source=data.source)
     if data.source == "synthetic-voice":

@@ -1,0 +1,134 @@
+"""Quality against wall-clock time: train a recipe under several settings, one after the
+other on the same machine, and score every checkpoint with `ganaudio evaluate`'s figures.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/quality_digits.py --data ../shared/data/fsdd/recordings \\
+        --minutes 15 --rows specgan defaults --out /tmp/quality
+
+Each row is the recipe plus `--set` overrides (ROWS below; `--rows` picks them). Runs go to
+OUT/<row>; with `--score-only` existing run folders are scored again without training. For
+each checkpoint the table gives minutes of training, steps, label accuracy, inception score,
+Frechet distance and nearest-neighbour ratio, with the real held-out figures (and real clips
+through the vocoder) printed first and the issue 5 targets as ratios to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from ganaudio.checkpoint import list_checkpoints
+from ganaudio.evaluate import evaluate_checkpoint
+
+# The plain SpecGAN / WaveGAN training settings (Donahue et al. 2019) on ganaudio's network.
+SPECGAN = ["train.loss=wgan-gp", "train.gp_weight=10", "train.r1_weight=0", "train.penalty_every=1",
+           "train.critic_steps=5", "train.lr_generator=1e-4", "train.lr_critic=1e-4", "train.beta1=0.5",
+           "train.beta2=0.9", "train.ema_decay=0", "train.batch_size=64", "train.diffaugment_shift=0",
+           "train.diffaugment_cutout=0"]
+ROWS = {
+    "specgan": SPECGAN,
+    "defaults": [],
+    "no-diffaugment": ["train.diffaugment_shift=0", "train.diffaugment_cutout=0"],
+    "diffaugment": ["train.diffaugment_shift=0.125", "train.diffaugment_cutout=0.25"],
+    "shift-only": ["train.diffaugment_shift=0.125", "train.diffaugment_cutout=0"],
+    "no-ema": ["train.ema_decay=0"],
+    "ema-0.999": ["train.ema_decay=0.999"],
+    "wider": ["model.width=192", "model.max_width=512"],
+    "seed-1": ["train.seed=1"],
+}
+# checkpoints about every 1-2 minutes on 2 cores
+CHECKPOINT_EVERY = {"specgan": 100}
+
+
+def train_row(recipe: str, row: str, overrides: list[str], data: str, out: Path, minutes: float, threads: int) -> None:
+    every = CHECKPOINT_EVERY.get(row, 500 if recipe == "digits" else 250)
+    command = [sys.executable, "-m", "ganaudio", "train", recipe, "--data", data, "--out", str(out),
+               "--set", "train.steps=1000000", "--set", f"train.max_minutes={minutes}",
+               "--set", f"train.checkpoint_every={every}", "--set", "train.keep_checkpoints=1000",
+               "--set", "train.sample_every=1000000", "--set", f"train.threads={threads}"]
+    for override in overrides:
+        command += ["--set", override]
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+
+
+def minutes_at_steps(run_dir: Path) -> dict[int, float]:
+    path = run_dir / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+    return {row["step"]: row["seconds"] / 60 for row in rows}
+
+
+def score_run(run_dir: Path, data: str, n: int | None) -> list[dict]:
+    minutes = minutes_at_steps(run_dir)
+    results = []
+    for path in list_checkpoints(run_dir):
+        evaluation = evaluate_checkpoint(path, n=n, data_root=data)
+        step = int(path.stem.split("-")[1])
+        results.append({"step": step, "minutes": minutes.get(step, float("nan")), **evaluation.to_dict()})
+    return results
+
+
+def print_reference(result: dict) -> None:
+    real, vocoded = result["real"], result.get("real_vocoded")
+    print(f"real held-out ({real['count']}): accuracy {real['accuracy']:.3f}, inception score "
+          f"{real['inception_score']:.2f}, Frechet distance (train vs held-out) {real['frechet_distance']:.2f}")
+    if vocoded:
+        print(f"real held-out via vocoder: accuracy {vocoded['accuracy']:.3f}, inception score "
+              f"{vocoded['inception_score']:.2f}, Frechet distance {vocoded['frechet_distance']:.2f}, "
+              f"nearest-neighbour ratio {vocoded['nearest_neighbour_ratio']:.3f}")
+    print("targets: accuracy >= 0.90, inception score >= 85% of real, Frechet distance <= 3x real, "
+          "nearest-neighbour ratio >= 0.9")
+
+
+def print_row(row: str, results: list[dict]) -> None:
+    print(f"\n{row}")
+    print("| minutes | step | accuracy | inception score (% of real) | Frechet distance (x real) | NN ratio | silent | clipped |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        g, real = r["generated"], r["real"]
+        accuracy = "-" if g["accuracy"] is None else f"{g['accuracy']:.3f}"
+        silent = "-" if g["silent"] is None else f"{g['silent']:.1%}"
+        clipped = "-" if g["clipped"] is None else f"{g['clipped']:.1%}"
+        print(f"| {r['minutes']:.1f} | {r['step']} | {accuracy} | {g['inception_score']:.2f} "
+              f"({g['inception_score'] / real['inception_score']:.0%}) | {g['frechet_distance']:.2f} "
+              f"({g['frechet_distance'] / real['frechet_distance']:.1f}x) | {g['nearest_neighbour_ratio']:.3f} | "
+              f"{silent} | {clipped} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="digits")
+    parser.add_argument("--data", required=True, help="the recipe's data (FSDD recordings/ or the MNIST folder)")
+    parser.add_argument("--rows", nargs="+", default=["specgan", "defaults"], choices=sorted(ROWS))
+    parser.add_argument("--minutes", type=float, default=15.0, help="training wall time per row")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/quality"))
+    parser.add_argument("--n", type=int, help="samples per evaluation (default: the held-out split's size)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--score-only", action="store_true", help="score existing run folders, train nothing")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    everything = {}
+    for row in args.rows:
+        run_dir = args.out / f"{args.recipe}-{row}"
+        if not args.score_only:
+            train_row(args.recipe, row, ROWS[row], args.data, run_dir, args.minutes, args.threads)
+        everything[row] = score_run(run_dir, args.data, args.n)
+    first = next((results[0] for results in everything.values() if results), None)
+    if first is None:
+        sys.exit("no checkpoints to score")
+    print()
+    print_reference(first)
+    for row, results in everything.items():
+        print_row(row, results)
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=1))
+
+
+if __name__ == "__main__":
+    main()

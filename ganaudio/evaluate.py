@@ -1,0 +1,359 @@
+"""Generated samples -> scores against real data: `ganaudio evaluate` and the trainer's
+periodic evaluation.
+
+A reference classifier is trained once on the real training split of a recipe's data and
+cached (keyed by the data's files and config). For audio it listens to waveforms through
+features of its own (40-band log-mels, 25 ms windows, 10 ms hops), not the GAN's
+normalized mels, so generated clips are judged after the vocoder, as a listener hears them.
+For images it is the same small CNN on pixels (LeNet-style: conv-pool blocks, two dense
+layers). Its softmax and 64-d penultimate embedding give every figure:
+
+- accuracy on the intended label (conditional models);
+- inception score, exp E[KL(p(y|x) || p(y))], mean and spread over 10 splits;
+- Frechet distance between embeddings of the samples and of real held-out samples;
+- nearest-neighbour ratio: mean embedding distance of the samples to their nearest real
+  training sample, over the same for real held-out samples (well below 1: memorisation);
+- the fraction of silent clips and of clipped clips (audio; measured before levelling).
+
+Every figure comes with the same figure for real held-out data (for Frechet distance: real
+training vs real held-out samples of the same number), and for audio with real held-out clips
+sent through the GAN's own features and vocoder, which is the best a perfect generator could
+score through Griffin-Lim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ganaudio.audio import normalize_level
+from ganaudio.config import Recipe
+from ganaudio.data import load_dataset, read_audio_clips, recipe_fingerprint
+from ganaudio.data.cache import cache_key, cache_root, load_cached, save_cached
+from ganaudio.errors import UserError
+from ganaudio.features import MelFeatures
+
+CLASSIFIER_FORMAT = 1  # bump when the classifier, its features or its training change
+SPLITS = 10  # inception score splits, as in Salimans et al. 2016
+SILENT_RMS_DB = -45.0  # a clip quieter than this (RMS, dBFS) is silent: real FSDD speech is ~-20
+CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past full scale is clipped
+EMBED_BATCH = 512
+
+
+class ReferenceCNN(nn.Module):
+    """Three conv-pool blocks and two dense layers; `embed` gives the 64-d penultimate features."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        block = lambda i, o: [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]  # noqa: E731
+        self.body = nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 64),
+                                  nn.AdaptiveAvgPool2d((2, 2)), nn.Flatten(), nn.Linear(256, 64), nn.ReLU())
+        self.head = nn.Linear(64, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+
+class ClassifierInputs:
+    """What the classifier sees: its own standardized log-mels of waveforms (audio), or the
+    pixels in [-1, 1] as they are (images)."""
+
+    def __init__(self, sample_rate: int | None, mean: float = 0.0, std: float = 1.0):
+        self.sample_rate, self.mean, self.std = sample_rate, mean, std
+        self.mel = None
+        if sample_rate is not None:
+            import torchaudio
+
+            n_fft = 2 ** math.ceil(math.log2(0.025 * sample_rate))  # >= 25 ms window
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate, n_fft=n_fft, win_length=int(0.025 * sample_rate),
+                hop_length=int(0.010 * sample_rate), n_mels=40, f_min=20.0)
+
+    def log_mel(self, waveforms: torch.Tensor) -> torch.Tensor:
+        return torch.log(self.mel(waveforms.float()) + 1e-6).unsqueeze(1)
+
+    def fit(self, waveforms: torch.Tensor) -> None:
+        log_mels = self.log_mel(waveforms)
+        self.mean, self.std = float(log_mels.mean()), float(log_mels.std())
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mel is None:
+            return x.float()
+        return (self.log_mel(x) - self.mean) / self.std
+
+
+@dataclass
+class Scores:
+    """The evaluation figures of one set of samples."""
+
+    count: int
+    accuracy: float | None  # None for an unconditional model
+    inception_score: float
+    inception_score_std: float
+    frechet_distance: float
+    nearest_neighbour_ratio: float
+    silent: float | None  # None for images
+    clipped: float | None
+
+
+@dataclass
+class Evaluation:
+    """Generated samples' scores beside real held-out data's (and, for audio, real held-out
+    clips sent through the GAN's features and vocoder)."""
+
+    generated: Scores
+    real: Scores
+    vocoded: Scores | None = None
+
+    def to_dict(self) -> dict:
+        return {name: dataclasses.asdict(scores) for name, scores in
+                (("generated", self.generated), ("real", self.real), ("real_vocoded", self.vocoded)) if scores}
+
+    def table(self) -> str:
+        """The figures as an aligned text table, one column per set of samples."""
+        columns = [("generated", self.generated), ("real held-out", self.real)]
+        if self.vocoded is not None:
+            columns.append(("real via vocoder", self.vocoded))
+        rows = [("samples", lambda s: f"{s.count}"),
+                ("label accuracy", lambda s: _fmt(s.accuracy, "{:.3f}")),
+                ("inception score", lambda s: f"{s.inception_score:.2f} +- {s.inception_score_std:.2f}"),
+                ("Frechet distance", lambda s: f"{s.frechet_distance:.2f}"),
+                ("nearest-neighbour ratio", lambda s: f"{s.nearest_neighbour_ratio:.3f}"),
+                ("silent clips", lambda s: _fmt(s.silent, "{:.1%}")),
+                ("clipped clips", lambda s: _fmt(s.clipped, "{:.1%}"))]
+        cells = [["", *(name for name, _ in columns)]]
+        cells += [[label, *(show(scores) for _, scores in columns)] for label, show in rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+        lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+                 for row in cells]
+        lines.append("Frechet distance of real held-out data: real training vs real held-out samples of the same number.")
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+class Reference:
+    """The trained classifier and what it made of the real data: everything generated samples
+    are scored against. Build it with `Reference.for_recipe`."""
+
+    def __init__(self, classifier: ReferenceCNN, inputs: ClassifierInputs, label_names: list[str],
+                 train_embeddings: torch.Tensor, heldout_embeddings: torch.Tensor, heldout_nn_distance: float,
+                 real: Scores, normalize: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self.classifier, self.inputs, self.label_names = classifier.eval(), inputs, label_names
+        self.train_embeddings, self.heldout_embeddings = train_embeddings, heldout_embeddings
+        self.heldout_nn_distance, self.real = heldout_nn_distance, real
+        self.normalize = normalize  # levels generated clips as the real ones were
+
+    @property
+    def is_audio(self) -> bool:
+        return self.inputs.sample_rate is not None
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe, epochs: int = 15) -> "Reference":
+        """The cached reference for the recipe's data, trained and cached first if needed."""
+        if recipe.data.labels == "none" and recipe.data.source == "folder":
+            raise UserError("evaluate: needs labelled data to train its reference classifier "
+                            "(data.labels is 'none')")
+        key = cache_key(recipe.data, recipe.features, [recipe_fingerprint(recipe), "classifier", CLASSIFIER_FORMAT])
+        path = cache_root(recipe.data) / "classifiers" / f"{recipe.data.source}-{key}.pt"
+        payload = load_cached(path)
+        if payload is None:
+            payload = _train_reference(recipe, epochs)
+            save_cached(path, payload)
+        return cls.from_payload(payload, recipe)
+
+    @classmethod
+    def from_payload(cls, payload: dict, recipe: Recipe) -> "Reference":
+        inputs = ClassifierInputs(payload["sample_rate"], payload["mean"], payload["std"])
+        classifier = ReferenceCNN(len(payload["label_names"]))
+        classifier.load_state_dict(payload["classifier"])
+        data = recipe.data
+        normalize = (lambda w: normalize_level(w, data.normalize, data.peak_db, data.rms_db)) if inputs.sample_rate else None
+        return cls(classifier, inputs, list(payload["label_names"]), payload["train_embeddings"],
+                   payload["heldout_embeddings"], payload["heldout_nn_distance"], Scores(**payload["real"]), normalize)
+
+    @torch.no_grad()
+    def classify(self, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(class probabilities, embeddings) of waveforms (audio) or images (n, 1, h, w)."""
+        embeddings = torch.cat([self.classifier.embed(self.inputs(chunk)) for chunk in samples.split(EMBED_BATCH)])
+        return self.classifier.head(embeddings).softmax(dim=1), embeddings
+
+    def score(self, samples: torch.Tensor, labels: torch.Tensor | None) -> Scores:
+        """Score raw vocoder waveforms (n, samples) or images (n, 1, h, w) in [-1, 1];
+        `labels` are the intended class indices (None for an unconditional model)."""
+        if len(samples) < SPLITS * 2:
+            raise UserError(f"n: evaluation needs at least {SPLITS * 2} samples, got {len(samples)}")
+        silent = clipped = None
+        if self.is_audio:
+            silent, clipped = silent_fraction(samples), clipped_fraction(samples)
+            samples = torch.stack([self.normalize(w) for w in samples])
+        probabilities, embeddings = self.classify(samples)
+        accuracy = None if labels is None else float((probabilities.argmax(1) == labels.cpu()).float().mean())
+        is_mean, is_std = inception_score(probabilities)
+        nn_distance = float(nearest_distances(embeddings, self.train_embeddings).mean())
+        return Scores(count=len(samples), accuracy=accuracy, inception_score=is_mean, inception_score_std=is_std,
+                      frechet_distance=frechet_distance(embeddings, self.heldout_embeddings),
+                      nearest_neighbour_ratio=nn_distance / self.heldout_nn_distance,
+                      silent=silent, clipped=clipped)
+
+
+def _train_reference(recipe: Recipe, epochs: int) -> dict:
+    """Train the classifier on the real training split and measure the real held-out data."""
+    train, test = _real_splits(recipe)
+    (train_x, train_y, names), (test_x, test_y, _) = train, test
+    inputs = ClassifierInputs(recipe.features.sample_rate if recipe.features.kind == "mel" else None)
+    if inputs.sample_rate is not None:
+        inputs.fit(train_x)
+    classifier = _fit_classifier(inputs(train_x), train_y, len(names), epochs)
+    reference = Reference(classifier, inputs, names, torch.empty(0), torch.empty(0), 1.0, None)
+    _, train_embeddings = reference.classify(train_x)
+    probabilities, test_embeddings = reference.classify(test_x)
+    # Real training vs real held-out, with as many training samples as held-out ones.
+    subset = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[: len(test_x)]
+    is_mean, is_std = inception_score(probabilities)
+    nn_distance = float(nearest_distances(test_embeddings, train_embeddings).mean())
+    audio = inputs.sample_rate is not None
+    real = Scores(count=len(test_x), accuracy=float((probabilities.argmax(1) == test_y).float().mean()),
+                  inception_score=is_mean, inception_score_std=is_std,
+                  frechet_distance=frechet_distance(train_embeddings[subset], test_embeddings),
+                  nearest_neighbour_ratio=1.0,
+                  silent=silent_fraction(test_x) if audio else None, clipped=clipped_fraction(test_x) if audio else None)
+    return {"classifier": classifier.state_dict(), "sample_rate": inputs.sample_rate, "mean": inputs.mean,
+            "std": inputs.std, "label_names": names, "train_embeddings": train_embeddings,
+            "heldout_embeddings": test_embeddings, "heldout_nn_distance": nn_distance, "real": dataclasses.asdict(real)}
+
+
+def _real_splits(recipe: Recipe) -> tuple[tuple, tuple]:
+    """((samples, labels, label names) of the train split, the same of the held-out split):
+    waveforms for audio, the [-1, 1] images for image data."""
+    if recipe.features.kind == "image":
+        splits = [load_dataset(recipe, split) for split in ("train", "test")]
+        return tuple((d.samples, d.labels, d.label_names) for d in splits)
+    clips = read_audio_clips(recipe)
+    if not clips.label_names:
+        raise UserError("evaluate: needs labelled data to train its reference classifier")
+    is_train = torch.tensor([s == "train" for s in clips.splits])
+    if bool(is_train.all()) or not bool(is_train.any()):
+        raise UserError("evaluate: needs both a training and a held-out split of real data")
+    return tuple((clips.waveforms[mask], clips.labels[mask], clips.label_names) for mask in (is_train, ~is_train))
+
+
+def _fit_classifier(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int,
+                    seed: int = 0) -> ReferenceCNN:
+    """Adam with a random shift of up to 4 frames (pixels) per batch, so the classifier does
+    not key on where in the clip a word sits."""
+    torch.manual_seed(seed)
+    model = ReferenceCNN(num_classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * math.ceil(len(inputs) / 64))
+    rng = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in tqdm(range(epochs), desc="training the evaluation classifier", unit="epoch", leave=False):
+        for index in torch.randperm(len(inputs), generator=rng).split(64):
+            batch = torch.roll(inputs[index], int(torch.randint(-4, 5, (1,), generator=rng)), dims=-1)
+            loss = nn.functional.cross_entropy(model(batch), labels[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    return model.eval()
+
+
+# ----- the figures ------------------------------------------------------------------------
+def inception_score(probabilities: torch.Tensor, splits: int = SPLITS) -> tuple[float, float]:
+    """exp(E_x KL(p(y|x) || p(y))) on each of `splits` parts: (mean, standard deviation).
+    The parts are drawn at random (fixed seed): samples sorted by label would give each part
+    one class and a score of 1."""
+    p = probabilities.double().clamp_min(1e-12)
+    p = p[torch.randperm(len(p), generator=torch.Generator().manual_seed(0))]
+    scores = []
+    for part in p.chunk(splits):
+        marginal = part.mean(dim=0, keepdim=True)
+        scores.append(float(torch.exp((part * (part.log() - marginal.log())).sum(dim=1).mean())))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Frechet distance between Gaussians fitted to two sets of embeddings (as FID does)."""
+    a, b = a.double().numpy(), b.double().numpy()
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # tr(sqrtm(A B)) is the sum of the square roots of A B's eigenvalues (real and >= 0, as
+    # A B is similar to A^1/2 B A^1/2); unlike sqrtm this stays quiet and exact when ReLU
+    # embeddings leave the covariances singular.
+    eigenvalues = np.linalg.eigvals(cov_a @ cov_b).real.clip(min=0)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.sqrt(eigenvalues).sum())
+
+
+def nearest_distances(queries: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """Euclidean distance from each query to its nearest reference, in chunks."""
+    return torch.cat([torch.cdist(chunk, references).min(dim=1).values for chunk in queries.split(EMBED_BATCH)])
+
+
+def silent_fraction(waveforms: torch.Tensor) -> float:
+    rms_db = 20 * torch.log10(waveforms.float().pow(2).mean(dim=1).sqrt().clamp_min(1e-10))
+    return float((rms_db < SILENT_RMS_DB).float().mean())
+
+
+def clipped_fraction(waveforms: torch.Tensor) -> float:
+    at_full_scale = (waveforms.float().abs() >= 1.0).float().mean(dim=1)
+    return float((at_full_scale > CLIPPED_SAMPLES).float().mean())
+
+
+# ----- evaluating checkpoints and training runs -------------------------------------------
+def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root: str | None = None,
+                        device: str = "cpu", seed: int = 0) -> Evaluation:
+    """Score `n` samples of a checkpoint's (or exported generator's) EMA generator against
+    its own dataset; `n` defaults to the size of the held-out split, so the Frechet distance
+    compares like with like. Labels cycle through the classes."""
+    from ganaudio.synth import Synthesizer
+
+    synthesizer = Synthesizer.from_checkpoint(path, device=device)
+    recipe = synthesizer.recipe
+    if data_root is not None:
+        recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, root=data_root))
+    reference = Reference.for_recipe(recipe)
+    if synthesizer.labels and synthesizer.labels != reference.label_names:
+        raise UserError(f"{path}: the model's labels ({', '.join(synthesizer.labels)}) are not the data's "
+                        f"({', '.join(reference.label_names)}); pass the data it was trained on with --data")
+    count = n or reference.real.count
+    generated = synthesizer.generate(count, seed=seed, level=False)
+    labels = synthesizer.label_indices(None, count)
+    samples = generated.samples if generated.is_audio else generated.features
+    evaluation = Evaluation(reference.score(samples, labels), reference.real)
+    if generated.is_audio:
+        heldout = load_dataset(recipe, "test")
+        vocoded = synthesizer.vocode(heldout.samples)
+        evaluation.vocoded = reference.score(vocoded, heldout.labels if synthesizer.labels else None)
+    return evaluation
+
+
+def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor]) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
+    """The trainer's callback: GAN samples (n, 1, h, w) and their labels -> `eval/...` figures."""
+    from ganaudio.synth import GriffinLimVocoder, vocode
+
+    reference = Reference.for_recipe(recipe)
+    vocoder = GriffinLimVocoder(MelFeatures.from_state_dict(recipe.features, feature_state)) if reference.is_audio else None
+
+    def evaluate(samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        if vocoder is not None:
+            samples = vocode(vocoder, samples)
+        scores = reference.score(samples, labels if recipe.model.conditional else None)
+        return {f"eval/{key}": value for key, value in dataclasses.asdict(scores).items()
+                if value is not None and key != "count"}
+
+    return evaluate
+

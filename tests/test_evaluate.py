@@ -1,0 +1,163 @@
+"""Evaluation: the reference classifier scores real clips like the reference and noise badly,
+is cached, and `ganaudio evaluate` and the trainer's best.pt work end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import ganaudio.evaluate as evaluate_module
+from ganaudio.checkpoint import BEST, load_checkpoint
+from ganaudio.cli import main
+from ganaudio.config import load_recipe
+from ganaudio.data import load_dataset, read_audio_clips
+from ganaudio.errors import UserError
+from ganaudio.evaluate import (Reference, clipped_fraction, frechet_distance, inception_score,
+                               silent_fraction, training_evaluator)
+from ganaudio.train import Trainer
+from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
+
+# 300 synthetic vowel clips: every 10th (30) is held out
+VOICE = ["data.num_clips=300", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN]
+
+
+def voice_recipe(*extra):
+    return load_recipe("voice", [*VOICE, *extra])
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("evaluate-cache")
+
+
+@pytest.fixture
+def recipe(shared_cache):
+    """The voice recipe with one cache for the module, so the classifier trains once."""
+    return voice_recipe(f"data.cache_dir={shared_cache}")
+
+
+def test_real_clips_score_near_the_reference_and_noise_scores_badly(recipe):
+    reference = Reference.for_recipe(recipe)
+    assert reference.real.accuracy >= 0.9 and reference.real.count == 30
+    clips = read_audio_clips(recipe)
+    train = torch.tensor([s == "train" for s in clips.splits])
+    real = reference.score(clips.waveforms[train][:30], clips.labels[train][:30])
+    assert real.accuracy >= 0.9
+    assert real.inception_score > 0.8 * reference.real.inception_score
+    assert real.frechet_distance < 3 * reference.real.frechet_distance + 1.0
+    assert real.nearest_neighbour_ratio < 0.5  # these are training clips: their nearest neighbour is themselves
+    assert real.silent == 0 and real.clipped == 0
+    noise = reference.score(0.3 * torch.randn(30, clips.waveforms.shape[1], generator=torch.Generator().manual_seed(0)),
+                            torch.arange(30) % 5)
+    assert noise.accuracy <= 0.5
+    assert noise.frechet_distance > 10 * max(real.frechet_distance, 1.0)
+    assert noise.inception_score < 0.6 * reference.real.inception_score
+    assert noise.nearest_neighbour_ratio > 1.5
+
+
+def test_the_classifier_is_cached_and_reused(recipe, shared_cache, monkeypatch):
+    first = Reference.for_recipe(recipe)
+    assert list((shared_cache / "classifiers").glob("synthetic-voice-*.pt"))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached classifier was not reused")
+
+    monkeypatch.setattr(evaluate_module, "_train_reference", no_training)
+    again = Reference.for_recipe(recipe)
+    assert again.real == first.real
+    assert torch.equal(again.heldout_embeddings, first.heldout_embeddings)
+
+
+def test_unlabelled_data_cannot_be_evaluated(labelled_folder):
+    recipe = load_recipe("voice", [*TINY_MEL, "data.labels=none"], data_root=str(labelled_folder))
+    with pytest.raises(UserError, match="needs labelled data"):
+        Reference.for_recipe(recipe)
+
+
+def test_the_figures_on_known_inputs():
+    one_hot = torch.eye(5).repeat(2000, 1)  # confident and balanced: the score is the class count
+    assert inception_score(one_hot)[0] == pytest.approx(5.0, rel=0.01)
+    assert inception_score(torch.full((100, 5), 0.2))[0] == pytest.approx(1.0)
+    a = torch.randn(500, 4, generator=torch.Generator().manual_seed(0))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(a + torch.tensor([3.0, 0, 0, 0]), a) == pytest.approx(9.0, rel=1e-6)
+    waves = torch.stack([torch.zeros(800), 0.5 * torch.ones(800), 1.5 * torch.sin(torch.arange(800.0))])
+    assert silent_fraction(waves) == pytest.approx(1 / 3) and clipped_fraction(waves) == pytest.approx(1 / 3)
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(tmp_path_factory, shared_cache):
+    """A tiny voice run that evaluates every 2 steps (so it keeps a best.pt)."""
+    run = tmp_path_factory.mktemp("run")
+    recipe = voice_recipe(f"data.cache_dir={shared_cache}", "train.eval_every=2", "train.eval_samples=20")
+    dataset = load_dataset(recipe)
+    trainer = Trainer(recipe, dataset, run, evaluate=training_evaluator(recipe, dataset.feature_state))
+    trainer.fit()
+    return run, trainer
+
+
+def test_training_evaluates_logs_plots_and_keeps_the_best(evaluated_run):
+    run, trainer = evaluated_run
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evaluations = [row for row in rows if "eval/frechet_distance" in row]
+    assert [row["step"] for row in evaluations] == [2, 4]
+    assert {"eval/accuracy", "eval/inception_score", "eval/nearest_neighbour_ratio", "eval/silent"} <= set(evaluations[0])
+    best = min(evaluations, key=lambda row: row["eval/frechet_distance"])
+    state = load_checkpoint(run / BEST)
+    assert state["step"] == best["step"] == trainer.best_step
+    assert state["evaluation"]["eval/frechet_distance"] == best["eval/frechet_distance"]
+    assert (run / "evaluation.png").stat().st_size > 0
+
+
+def test_best_is_replaced_only_by_a_lower_distance_and_survives_resume(tmp_path):
+    recipe = voice_recipe("train.eval_every=1", "train.steps=3", "train.checkpoint_every=1")
+    dataset = load_dataset(recipe)
+    distances = iter([5.0, 2.0, 3.0, 1.0])
+    fake = lambda samples, labels: {"eval/frechet_distance": next(distances)}  # noqa: E731
+    trainer = Trainer(recipe, dataset, tmp_path, evaluate=fake)
+    trainer.fit()
+    assert load_checkpoint(tmp_path / BEST)["step"] == 2
+    resumed = Trainer(load_recipe("voice", [*VOICE, "train.eval_every=1", "train.steps=4"]), dataset, tmp_path, evaluate=fake)
+    resumed.resume()
+    assert resumed.best_score == 2.0 and len(resumed.evaluations) == 3
+    resumed.fit()  # step 4 scores 1.0: the new best
+    assert load_checkpoint(tmp_path / BEST)["step"] == 4
+
+
+def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
+    run, _ = evaluated_run
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "--checkpoint", str(run), "--n", "20", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert str(run / BEST) in printed and "real held-out" in printed and "real via vocoder" in printed
+    figures = json.loads(out.read_text())
+    assert figures["generated"]["count"] == 20 and figures["real"]["count"] == 30
+    assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded"}
+    assert 0 <= figures["generated"]["accuracy"] <= 1 and figures["generated"]["frechet_distance"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n", "5"], "--n: evaluation needs at least 20 samples"),
+    (["--json", "scores.txt"], "--json writes a .json file"),
+    (["--json", "missing/scores.json"], "does not exist"),
+    (["--checkpoint", "nowhere.pt"], "nowhere.pt: checkpoint not found"),
+])
+def test_evaluate_cli_bad_input_is_one_line_and_exit_2(evaluated_run, args, message, tmp_path, monkeypatch, capsys):
+    run, _ = evaluated_run
+    monkeypatch.chdir(tmp_path)
+    argv = ["evaluate", *args] if "--checkpoint" in args else ["evaluate", "--checkpoint", str(run), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bundled_model_scores_near_real_fsdd(fsdd_dir, tmp_path):
+    """The bundled digits model against real FSDD, through audio (trains the classifier: ~45 s)."""
+    evaluation = evaluate_module.evaluate_checkpoint(None, data_root=str(fsdd_dir))
+    assert evaluation.real.accuracy >= 0.95
+    assert evaluation.generated.accuracy >= 0.85
+    assert evaluation.generated.nearest_neighbour_ratio >= 0.9
+    assert evaluation.vocoded.accuracy >= 0.9
