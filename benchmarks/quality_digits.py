@@ -14,11 +14,13 @@ through the vocoder) printed first and the issue 5 targets as ratios to them.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -57,19 +59,22 @@ def train_row(recipe: str, row: str, overrides: list[str], data: str, out: Path,
     subprocess.run(command, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
 
 
-def minutes_at_steps(run_dir: Path) -> dict[int, float]:
+def minutes_at_step(run_dir: Path) -> Callable[[int], float]:
+    """Training minutes at a step: from the last metrics.jsonl row at or before it (rows come
+    every train.log_every steps; a run stopped by max_minutes ends between them)."""
     path = run_dir / "metrics.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
-    return {row["step"]: row["seconds"] / 60 for row in rows}
+    steps, minutes = [row["step"] for row in rows], [row["seconds"] / 60 for row in rows]
+    return lambda step: minutes[bisect.bisect_right(steps, step) - 1] if steps and step >= steps[0] else float("nan")
 
 
 def score_run(run_dir: Path, data: str, n: int | None) -> list[dict]:
-    minutes = minutes_at_steps(run_dir)
+    minutes = minutes_at_step(run_dir)
     results = []
     for path in list_checkpoints(run_dir):
         evaluation = evaluate_checkpoint(path, n=n, data_root=data)
         step = int(path.stem.split("-")[1])
-        results.append({"step": step, "minutes": minutes.get(step, float("nan")), **evaluation.to_dict()})
+        results.append({"step": step, "minutes": minutes(step), **evaluation.to_dict()})
     return results
 
 

@@ -7,14 +7,16 @@ The public API, importable on any machine (no GPU needed, no side effects):
     train = load_dataset(recipe)            # (n, 1, n_mels, frames) in [-1, 1] + labels
     features = mel_features(recipe, train)  # encode / decode (Griffin-Lim)
     made = Synthesizer.from_checkpoint().generate(4, labels="3", seed=0)  # bundled digits model
+    print(evaluate_checkpoint(None, data_root="path/to/fsdd/recordings").table())
 """
 
 from ganaudio.config import Recipe, load_recipe
 from ganaudio.data import Dataset, load_dataset, mel_features
 from ganaudio.errors import UserError
+from ganaudio.evaluate import Evaluation, Reference, Scores, evaluate_checkpoint
 from ganaudio.features import MelFeatures
 from ganaudio.synth import GriffinLimVocoder, Synthesizer
 
-__all__ = ["Dataset", "GriffinLimVocoder", "MelFeatures", "Recipe", "Synthesizer", "UserError", "load_dataset",
-           "load_recipe", "mel_features"]
+__all__ = ["Dataset", "Evaluation", "GriffinLimVocoder", "MelFeatures", "Recipe", "Reference", "Scores", "Synthesizer",
+           "UserError", "evaluate_checkpoint", "load_dataset", "load_recipe", "mel_features"]
 __version__ = "0.1.0"

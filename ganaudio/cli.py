@@ -162,7 +162,9 @@ def run_train(args: argparse.Namespace) -> int:
           f"{count_parameters(trainer.critic):,}; device: {trainer.device}, threads: {torch_threads()}")
     if args.dry_run:
         return 0
-    if recipe.train.eval_every:
+    if recipe.train.eval_every and not dataset.num_classes:
+        print("evaluation during training is off: its classifier needs labelled data")
+    elif recipe.train.eval_every:
         from ganaudio.evaluate import training_evaluator
 
         trainer.evaluate = training_evaluator(recipe, dataset.feature_state)

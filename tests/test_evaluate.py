@@ -161,3 +161,15 @@ def test_bundled_model_scores_near_real_fsdd(fsdd_dir, tmp_path):
     assert evaluation.generated.accuracy >= 0.85
     assert evaluation.generated.nearest_neighbour_ratio >= 0.9
     assert evaluation.vocoded.accuracy >= 0.9
+
+
+def test_image_reference_reads_pixels(mnist_dir, tmp_path):
+    """MNIST: the classifier reads pixels; real images score like the held-out ones, noise badly."""
+    recipe = load_recipe("mnist", [f"data.cache_dir={tmp_path}"], data_root=str(mnist_dir))
+    reference = Reference.for_recipe(recipe, epochs=2)
+    assert not reference.is_audio and reference.real.accuracy >= 0.9 and reference.real.silent is None
+    train = load_dataset(recipe, "train")
+    real = reference.score(train.samples[:500], train.labels[:500])
+    noise = reference.score(torch.rand(500, 1, 28, 28) * 2 - 1, train.labels[:500])
+    assert real.accuracy >= 0.9 and noise.accuracy <= 0.3
+    assert noise.frechet_distance > 10 * real.frechet_distance

@@ -20,7 +20,8 @@ from ganaudio.train import Trainer
 TINY_MEL = ["features.clip_seconds=0.256", "features.n_fft=256", "features.hop_length=64", "features.n_mels=32"]
 TINY_MODEL = ["model.width=4", "model.max_width=16", "model.latent_dim=8"]
 TINY_TRAIN = ["train.batch_size=4", "train.critic_steps=2", "train.steps=4", "train.log_every=1",
-              "train.sample_every=2", "train.checkpoint_every=2", "output.grid_samples=4", "output.wav_samples=2"]
+              "train.sample_every=2", "train.checkpoint_every=2", "output.grid_samples=4", "output.wav_samples=2",
+              "train.eval_every=0"]
 
 
 def tiny_voice(*extra):
