@@ -162,12 +162,13 @@ def run_train(args: argparse.Namespace) -> int:
           f"{count_parameters(trainer.critic):,}; device: {trainer.device}, threads: {torch_threads()}")
     if args.dry_run:
         return 0
-    if recipe.train.eval_every and not dataset.num_classes:
-        print("evaluation during training is off: its classifier needs labelled data")
-    elif recipe.train.eval_every:
+    if recipe.train.eval_every:
         from ganaudio.evaluate import training_evaluator
 
-        trainer.evaluate = training_evaluator(recipe, dataset.feature_state)
+        try:
+            trainer.evaluate = training_evaluator(recipe, dataset.feature_state)
+        except UserError as err:  # unlabelled data, or none held out: train without it
+            print(f"evaluation during training is off: {err}")
     if args.resume:
         print(f"resuming {run_dir} from step {trainer.resume()}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -236,7 +237,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(evaluation.table())
     if args.json:
         payload = {"checkpoint": str(checkpoint or "bundled"), **evaluation.to_dict()}
-        write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n")
+        try:
+            write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n")
+        except OSError as err:
+            raise UserError(f"{json_path}: cannot write ({err.strerror or err})") from None
         print(f"wrote {json_path}")
     return 0
 
@@ -272,8 +276,11 @@ def torch_threads() -> int:
 
 def write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def plot_examples(recipe, dataset, path: str, count: int = 16):

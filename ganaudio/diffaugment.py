@@ -49,12 +49,13 @@ class DiffAugment:
         return padded.gather(3, columns.expand(n, x.shape[1], x.shape[2], width))
 
     def cut_out(self, x: torch.Tensor) -> torch.Tensor:
-        """Set one patch per sample (cutout * height by cutout * width, centre anywhere) to MASK."""
+        """Set one patch per sample (cutout * height by cutout * width, anywhere, clipped at the
+        edges) to MASK."""
         n, _, height, width = x.shape
         patch_h, patch_w = max(1, int(height * self.cutout + 0.5)), max(1, int(width * self.cutout + 0.5))
-        centre_h = torch.randint(0, height, (n, 1, 1), generator=self.rng).to(x.device)
-        centre_w = torch.randint(0, width, (n, 1, 1), generator=self.rng).to(x.device)
-        rows = torch.arange(height, device=x.device).view(1, height, 1)
-        columns = torch.arange(width, device=x.device).view(1, 1, width)
-        inside = ((rows - centre_h).abs() <= patch_h // 2) & ((columns - centre_w).abs() <= patch_w // 2)
+        top = torch.randint(0, height, (n, 1, 1), generator=self.rng).to(x.device) - patch_h // 2
+        left = torch.randint(0, width, (n, 1, 1), generator=self.rng).to(x.device) - patch_w // 2
+        rows = torch.arange(height, device=x.device).view(1, height, 1) - top
+        columns = torch.arange(width, device=x.device).view(1, 1, width) - left
+        inside = (rows >= 0) & (rows < patch_h) & (columns >= 0) & (columns < patch_w)
         return torch.where(inside.unsqueeze(1), torch.full_like(x, MASK), x)

@@ -24,6 +24,8 @@ score through Griffin-Lim.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +39,7 @@ from tqdm import tqdm
 from ganaudio.audio import normalize_level
 from ganaudio.config import Recipe
 from ganaudio.data import load_dataset, read_audio_clips, recipe_fingerprint
-from ganaudio.data.cache import cache_key, cache_root, load_cached, save_cached
+from ganaudio.data.cache import cache_root, load_cached, save_cached
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
 
@@ -167,8 +169,7 @@ class Reference:
         if recipe.data.labels == "none" and recipe.data.source == "folder":
             raise UserError("evaluate: needs labelled data to train its reference classifier "
                             "(data.labels is 'none')")
-        key = cache_key(recipe.data, recipe.features, [recipe_fingerprint(recipe), "classifier", CLASSIFIER_FORMAT])
-        path = cache_root(recipe.data) / "classifiers" / f"{recipe.data.source}-{key}.pt"
+        path = classifier_cache_path(recipe, epochs)
         payload = load_cached(path)
         if payload is None:
             payload = _train_reference(recipe, epochs)
@@ -196,6 +197,7 @@ class Reference:
         `labels` are the intended class indices (None for an unconditional model)."""
         if len(samples) < SPLITS * 2:
             raise UserError(f"n: evaluation needs at least {SPLITS * 2} samples, got {len(samples)}")
+        samples = samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
         silent = clipped = None
         if self.is_audio:
             silent, clipped = silent_fraction(samples), clipped_fraction(samples)
@@ -208,6 +210,18 @@ class Reference:
                       frechet_distance=frechet_distance(embeddings, self.heldout_embeddings),
                       nearest_neighbour_ratio=nn_distance / self.heldout_nn_distance,
                       silent=silent, clipped=clipped)
+
+
+def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
+    """Keyed by what decides the classifier: the files (absolute paths, sizes, times), the data
+    settings other than where the files are, the clip rate and length, and the training. The
+    GAN's mel settings are left out, so recipes that differ only there share one classifier
+    and their figures compare."""
+    data = {k: v for k, v in vars(recipe.data).items() if k not in ("root", "cache_dir")}
+    clips = [recipe.features.kind, recipe.features.sample_rate, recipe.features.clip_samples]
+    blob = json.dumps([CLASSIFIER_FORMAT, data, clips, epochs, recipe_fingerprint(recipe)], sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()[:24]
+    return cache_root(recipe.data) / "classifiers" / f"{recipe.data.source}-{key}.pt"
 
 
 def _train_reference(recipe: Recipe, epochs: int) -> dict:
@@ -241,22 +255,30 @@ def _real_splits(recipe: Recipe) -> tuple[tuple, tuple]:
     waveforms for audio, the [-1, 1] images for image data."""
     if recipe.features.kind == "image":
         splits = [load_dataset(recipe, split) for split in ("train", "test")]
+        _require_heldout(recipe, len(splits[1]))
         return tuple((d.samples, d.labels, d.label_names) for d in splits)
     clips = read_audio_clips(recipe)
     if not clips.label_names:
         raise UserError("evaluate: needs labelled data to train its reference classifier")
     is_train = torch.tensor([s == "train" for s in clips.splits])
-    if bool(is_train.all()) or not bool(is_train.any()):
-        raise UserError("evaluate: needs both a training and a held-out split of real data")
+    _require_heldout(recipe, int((~is_train).sum()))
     return tuple((clips.waveforms[mask], clips.labels[mask], clips.label_names) for mask in (is_train, ~is_train))
+
+
+def _require_heldout(recipe: Recipe, count: int) -> None:
+    if count < SPLITS * 2:
+        where = recipe.data.root or recipe.data.source
+        raise UserError(f"{where}: evaluation needs at least {SPLITS * 2} held-out real samples to compare with, "
+                        f"this data has {count} (the folder source holds none out)")
 
 
 def _fit_classifier(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int,
                     seed: int = 0) -> ReferenceCNN:
     """Adam with a random shift of up to 4 frames (pixels) per batch, so the classifier does
     not key on where in the clip a word sits."""
-    torch.manual_seed(seed)
-    model = ReferenceCNN(num_classes)
+    with torch.random.fork_rng():  # leave the caller's global RNG as it was
+        torch.manual_seed(seed)
+        model = ReferenceCNN(num_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * math.ceil(len(inputs) / 64))
     rng = torch.Generator().manual_seed(seed)
@@ -280,7 +302,7 @@ def inception_score(probabilities: torch.Tensor, splits: int = SPLITS) -> tuple[
     p = probabilities.double().clamp_min(1e-12)
     p = p[torch.randperm(len(p), generator=torch.Generator().manual_seed(0))]
     scores = []
-    for part in p.chunk(splits):
+    for part in torch.tensor_split(p, splits):
         marginal = part.mean(dim=0, keepdim=True)
         scores.append(float(torch.exp((part * (part.log() - marginal.log())).sum(dim=1).mean())))
     return float(np.mean(scores)), float(np.std(scores))

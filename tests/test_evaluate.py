@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from scipy import linalg
 
 import ganaudio.evaluate as evaluate_module
 from ganaudio.checkpoint import BEST, load_checkpoint
@@ -70,10 +72,35 @@ def test_the_classifier_is_cached_and_reused(recipe, shared_cache, monkeypatch):
     assert torch.equal(again.heldout_embeddings, first.heldout_embeddings)
 
 
-def test_unlabelled_data_cannot_be_evaluated(labelled_folder):
-    recipe = load_recipe("voice", [*TINY_MEL, "data.labels=none"], data_root=str(labelled_folder))
+def test_the_classifier_cache_ignores_gan_settings_but_not_its_own(recipe, shared_cache, monkeypatch):
+    Reference.for_recipe(recipe)
+
+    def retrained(*args):
+        raise AssertionError("retrained")
+
+    monkeypatch.setattr(evaluate_module, "_train_reference", retrained)
+    other_mels = voice_recipe(f"data.cache_dir={shared_cache}", "features.n_mels=24", "model.width=8")
+    Reference.for_recipe(other_mels)  # same clips: same classifier
+    with pytest.raises(AssertionError, match="retrained"):
+        Reference.for_recipe(recipe, epochs=3)
+    with pytest.raises(AssertionError, match="retrained"):
+        Reference.for_recipe(voice_recipe(f"data.cache_dir={shared_cache}", "data.num_clips=200"))
+
+
+def test_data_without_labels_or_held_out_clips_cannot_be_evaluated(labelled_folder, tmp_path, capsys):
+    unlabelled = load_recipe("voice", [*TINY_MEL, "data.labels=none"], data_root=str(labelled_folder))
     with pytest.raises(UserError, match="needs labelled data"):
-        Reference.for_recipe(recipe)
+        Reference.for_recipe(unlabelled)
+    no_heldout = load_recipe("voice", TINY_MEL, data_root=str(labelled_folder))
+    with pytest.raises(UserError, match="needs at least 20 held-out real samples"):
+        Reference.for_recipe(no_heldout)
+    # training goes on without evaluation, and says so
+    args = ["train", "voice", "--data", str(labelled_folder), "--out", str(tmp_path / "run")]
+    for override in [*TINY_MEL, *TINY_MODEL, *TINY_TRAIN, "train.eval_every=2", "train.steps=2"]:
+        args += ["--set", override]
+    assert main(args) == 0
+    assert "evaluation during training is off" in capsys.readouterr().out
+    assert not (tmp_path / "run" / BEST).exists()
 
 
 def test_the_figures_on_known_inputs():
@@ -83,6 +110,11 @@ def test_the_figures_on_known_inputs():
     a = torch.randn(500, 4, generator=torch.Generator().manual_seed(0))
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
     assert frechet_distance(a + torch.tensor([3.0, 0, 0, 0]), a) == pytest.approx(9.0, rel=1e-6)
+    b = torch.randn(400, 4, generator=torch.Generator().manual_seed(1)) * torch.tensor([1.0, 2.0, 0.5, 3.0])
+    cov_a, cov_b = np.cov(a.double().numpy(), rowvar=False), np.cov(b.double().numpy(), rowvar=False)
+    expected = ((a.double().mean(0) - b.double().mean(0)) ** 2).sum().item() + np.trace(
+        cov_a + cov_b - 2 * linalg.sqrtm(cov_a @ cov_b).real)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)  # the textbook formula
     waves = torch.stack([torch.zeros(800), 0.5 * torch.ones(800), 1.5 * torch.sin(torch.arange(800.0))])
     assert silent_fraction(waves) == pytest.approx(1 / 3) and clipped_fraction(waves) == pytest.approx(1 / 3)
 
