@@ -39,6 +39,9 @@ class DataConfig:
     labels: Literal["folder", "pattern", "none"] = "folder"
     # With labels: pattern. The named group `label` (or else group 1) is the label.
     label_pattern: Optional[str] = None
+    # folder source: hold out every Nth file of each label (in name order) as the test split,
+    # which `ganaudio evaluate` and evaluation during training compare with; 0 holds none out.
+    holdout_every: int = 0
     # Per-clip level: peak keeps every clip's loudest sample at peak_db; rms evens out loudness.
     normalize: Literal["peak", "rms", "none"] = "peak"
     peak_db: float = -1.0  # dBFS of the peak after peak normalization
@@ -63,6 +66,8 @@ class DataConfig:
         _require(self.peak_db <= 0, f"{path}.peak_db", "must be <= 0 dBFS")
         _require(self.rms_db < 0, f"{path}.rms_db", "must be < 0 dBFS")
         _require(self.num_clips > 0, f"{path}.num_clips", "must be positive")
+        _require(self.holdout_every == 0 or self.holdout_every >= 2, f"{path}.holdout_every",
+                 "must be 0 (none held out) or at least 2")
 
 
 @dataclass(frozen=True)

@@ -269,7 +269,7 @@ def _require_heldout(recipe: Recipe, count: int) -> None:
     if count < SPLITS * 2:
         where = recipe.data.root or recipe.data.source
         raise UserError(f"{where}: evaluation needs at least {SPLITS * 2} held-out real samples to compare with, "
-                        f"this data has {count} (the folder source holds none out)")
+                        f"this data has {count} (for a folder, hold some out with --set data.holdout_every=10)")
 
 
 def _fit_classifier(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int,

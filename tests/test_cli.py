@@ -47,6 +47,15 @@ def test_features_prints_summary_and_plots(capsys, labelled_folder, tmp_path):
     assert "loaded from cache" in out
 
 
+def test_folder_source_holds_out_every_nth_file_of_each_label(capsys, labelled_folder):
+    code, out, _ = run_cli(capsys, "features", "voice", "--data", str(labelled_folder), *SMALL,
+                           "--set", "data.holdout_every=3", "--split", "test")
+    assert code == 0 and "splits: train 4, test 2" in out and "test split: 2 samples" in out
+    code, _, err = run_cli(capsys, "features", "voice", "--data", str(labelled_folder), *SMALL,
+                           "--set", "data.holdout_every=1")
+    assert code == 2 and "data.holdout_every: must be 0 (none held out) or at least 2" in err
+
+
 def test_features_on_real_fsdd(capsys, fsdd_dir, tmp_path):
     code, out, _ = run_cli(capsys, "features", "recipes/digits.yaml", "--data", str(fsdd_dir),
                            "--plot", str(tmp_path / "digits.png"))

@@ -3,6 +3,7 @@ name or by a regular expression on the file name."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -63,7 +64,18 @@ def folder_files(data: DataConfig, summary: DataSummary) -> list[ClipFile]:
     if not files:
         raise UserError(f"data.label_pattern: {data.label_pattern!r} matches none of the "
                         f"{len(readable)} file names under {root}")
-    return files
+    return _hold_out(files, data.holdout_every) if data.holdout_every else files
+
+
+def _hold_out(files: list[ClipFile], every: int) -> list[ClipFile]:
+    """Mark every `every`-th file of each label, in name order, as the test split."""
+    seen: dict[str | None, int] = {}
+    held_out = set()
+    for clip_file in sorted(files, key=lambda f: str(f.path)):
+        seen[clip_file.label] = seen.get(clip_file.label, 0) + 1
+        if seen[clip_file.label] % every == 0:
+            held_out.add(clip_file.path)
+    return [dataclasses.replace(f, split="test") if f.path in held_out else f for f in files]
 
 
 def _label(path: Path, root: Path, data: DataConfig, pattern: re.Pattern | None) -> str | None:
