@@ -261,7 +261,7 @@ class Trainer:
             save_best_checkpoint(self.run_dir, self.step, {**self.payload(), "evaluation": row})
         from ganaudio.plots import evaluation_curves
 
-        evaluation_curves(self.evaluations, self.run_dir / "evaluation.png")
+        evaluation_curves(sorted(self.evaluations, key=lambda r: r["step"]), self.run_dir / "evaluation.png")
         return row
 
     def write_preview(self) -> None:
@@ -324,5 +324,9 @@ class Trainer:
         self.evaluations = [row for row in rows if BEST_BY in row and row["step"] <= self.step]
         best = self.run_dir / BEST
         if best.is_file():
+            # A best.pt newer than the checkpoint resumed from (the run went on after its last
+            # checkpoint) is kept: it is still the best model this run has made.
             state = load_checkpoint(best)
             self.best_score, self.best_step = float(state["evaluation"][BEST_BY]), int(state["step"])
+            if self.best_step > self.step:
+                self.evaluations.append(dict(state["evaluation"]))

@@ -210,3 +210,17 @@ def test_image_reference_reads_pixels(mnist_dir, tmp_path):
     noise = reference.score(torch.rand(500, 1, 28, 28) * 2 - 1, train.labels[:500])
     assert real.accuracy >= 0.9 and noise.accuracy <= 0.3
     assert noise.frechet_distance > 10 * real.frechet_distance
+
+
+def test_a_best_newer_than_the_resumed_checkpoint_is_kept(tmp_path):
+    recipe = voice_recipe("train.eval_every=1", "train.steps=3", "train.checkpoint_every=1")
+    dataset = load_dataset(recipe)
+    distances = iter([5.0, 2.0, 1.0, 4.0])
+    fake = lambda samples, labels: {"eval/frechet_distance": next(distances)}  # noqa: E731
+    Trainer(recipe, dataset, tmp_path, evaluate=fake).fit()
+    (tmp_path / "checkpoint-0000003.pt").unlink()  # killed after best.pt at step 3, before its checkpoint
+    resumed = Trainer(recipe, dataset, tmp_path, evaluate=fake)
+    assert resumed.resume() == 2
+    assert (resumed.best_step, resumed.best_score) == (3, 1.0)
+    resumed.fit()  # step 3 again scores 4.0: best.pt stays the first run's step 3
+    assert load_checkpoint(tmp_path / BEST)["evaluation"]["eval/frechet_distance"] == 1.0
