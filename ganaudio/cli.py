@@ -15,18 +15,10 @@ from pathlib import Path
 
 from ganaudio.errors import UserError
 
-# Subcommands listed in --help before they exist, so users see where the tool is going;
-# running one says so plainly instead of pretending to work.
-NOT_BUILT_YET = {
-    "augment": "write a labelled folder of synthetic clips for a classifier",
-}
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown and not getattr(args, "not_built", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
     except UserError as err:
@@ -100,9 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     evaluate.set_defaults(run=run_evaluate)
 
-    for name, summary in NOT_BUILT_YET.items():
-        command = commands.add_parser(name, help=f"{summary} (not built yet)", add_help=False)
-        command.set_defaults(run=lambda args, name=name: _not_built(name), not_built=True)
+    augment = commands.add_parser(
+        "augment", help="write a labelled folder of synthetic clips for a classifier",
+        description="Generate --per-class clips of each label into OUT/<label>/ with a manifest.csv "
+                    "(path, label, seed); the folder source (and any folder-of-classes loader) reads it back.")
+    augment.add_argument("--checkpoint", metavar="PATH",
+                         help="training checkpoint, run folder or exported generator (default: the bundled digits model)")
+    augment.add_argument("--per-class", type=int, required=True, metavar="N", help="clips per label")
+    augment.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
+    augment.add_argument("--labels", metavar="A,B,...", help="only these labels (default: all)")
+    augment.add_argument("--seed", type=int, default=0, help="makes the clips repeatable (default: 0)")
+    augment.add_argument("--filter", action="store_true",
+                         help="drop clips that a classifier trained on the real data does not assign to their label")
+    augment.add_argument("--data", metavar="PATH", help="with --filter: the real data, if not where the model's recipe says")
+    augment.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    augment.set_defaults(run=run_augment)
     return parser
 
 
@@ -245,6 +249,38 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_augment(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ganaudio.augment import SyntheticClips, quality_filter, write_labelled_folder
+
+    if args.per_class <= 0:
+        raise UserError(f"--per-class: must be at least 1, got {args.per_class}")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out}: already exists and is not an empty folder; pick a new --out")
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+    checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
+    synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device)
+    keep = None
+    if args.filter:
+        recipe = synthetic.synth.recipe
+        if args.data:
+            recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, root=args.data))
+        keep = quality_filter(synthetic, recipe)
+    paths = write_labelled_folder(synthetic, out, keep)
+    print(f"wrote {len(paths)} clips at {synthetic.sample_rate} Hz to {out}/<label>/ and {out / 'manifest.csv'} "
+          f"from {checkpoint or 'the bundled digits model'} (seed {args.seed})")
+    if keep is not None:
+        dropped = {name: int((~keep[synthetic.labels == k]).sum()) for k, name in enumerate(synthetic.label_names)
+                   if bool((synthetic.labels == k).any())}
+        print(f"quality filter dropped {int((~keep).sum())} of {len(keep)}: "
+              + ", ".join(f"{name} {count}" for name, count in dropped.items()))
+    return 0
+
+
 def run_checkpoint(path: Path) -> Path:
     """A checkpoint file as given; for a run folder its best.pt (lowest evaluation Frechet
     distance) when it has one, else its newest checkpoint."""
@@ -298,10 +334,6 @@ def plot_examples(recipe, dataset, path: str, count: int = 16):
         return image_grid(samples, path, titles=titles)
     return spectrogram_grid(samples, path, titles=titles, sample_rate=recipe.features.sample_rate,
                             hop_length=recipe.features.hop_length)
-
-
-def _not_built(name: str) -> int:
-    raise UserError(f"'ganaudio {name}' is not built yet in this version")
 
 
 if __name__ == "__main__":

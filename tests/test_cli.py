@@ -29,13 +29,6 @@ def test_help_lists_subcommands():
         assert command in result.stdout
 
 
-def test_unbuilt_subcommand_says_so_with_exit_2():
-    result = subprocess.run([sys.executable, "-m", "ganaudio", "augment", "--out", "clips"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "not built yet" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_features_prints_summary_and_plots(capsys, labelled_folder, tmp_path):
     plot = tmp_path / "grid.png"
     code, out, _ = run_cli(capsys, "features", "voice", "--data", str(labelled_folder), *SMALL, "--plot", str(plot))

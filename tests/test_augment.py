@@ -1,0 +1,124 @@
+"""Dataset augmentation: synthetic clip datasets, mixing, the batch transform and `ganaudio augment`."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import soundfile
+import torch
+
+from ganaudio.augment import RealClips, SyntheticClips, SyntheticSubstitution, mix_with_synthetic
+from ganaudio.cli import main
+from ganaudio.config import load_recipe
+from ganaudio.data import load_dataset
+from ganaudio.errors import UserError
+from ganaudio.train import Trainer
+from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
+
+CLIP_SAMPLES = 2048  # TINY_MEL: 0.256 s at 8 kHz
+VOICE = ["data.num_clips=300", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("augment-cache")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, cache):
+    """A tiny conditional vowel model (a, e, i, o, u), 300 clips of data, a few steps."""
+    recipe = load_recipe("voice", [*VOICE, f"data.cache_dir={cache}"])
+    return Trainer(recipe, load_dataset(recipe), tmp_path_factory.mktemp("run")).fit()
+
+
+def test_synthetic_clips_are_labelled_waveforms_repeatable_from_the_seed(checkpoint):
+    clips = SyntheticClips(checkpoint, per_class=3, seed=7, labels=["e", "o"])
+    assert len(clips) == 6 and clips.sample_rate == 8000
+    waveform, label = clips[4]
+    assert waveform.shape == (CLIP_SAMPLES,) and label.dtype == torch.int64
+    assert [clips.label_names[int(clips[i][1])] for i in range(6)] == ["e", "e", "e", "o", "o", "o"]
+    again = SyntheticClips(checkpoint, per_class=3, seed=7, labels=["e", "o"], cache=False)
+    assert torch.equal(again[5][0], clips[5][0]) and torch.equal(again[0][0], clips[0][0])  # any order
+    assert not torch.equal(SyntheticClips(checkpoint, per_class=3, seed=8, labels=["e", "o"])[0][0], clips[0][0])
+    with pytest.raises(IndexError):
+        clips[6]
+
+
+def test_bad_labels_and_counts_are_user_errors(checkpoint):
+    with pytest.raises(UserError, match=r"label '7': this model has no such label"):
+        SyntheticClips(checkpoint, per_class=1, labels=["a", "7"])
+    with pytest.raises(UserError, match="per_class: must be at least 1"):
+        SyntheticClips(checkpoint, per_class=0)
+
+
+def test_real_and_synthetic_clips_mix_at_a_ratio(checkpoint, cache):
+    real = RealClips(load_recipe("voice", [*VOICE, f"data.cache_dir={cache}"]), "train")
+    assert len(real) == 270 and real.label_names == ["a", "e", "i", "o", "u"]
+    synthetic = SyntheticClips(checkpoint, per_class=20)
+    mixed = mix_with_synthetic(real, synthetic, ratio=0.25, seed=1)
+    assert len(mixed) == 270 + 68
+    for waveform, label in (mixed[0], mixed[len(mixed) - 1]):  # a real item and a synthetic one alike
+        assert waveform.shape == (CLIP_SAMPLES,) and waveform.dtype == torch.float32 and label.dtype == torch.int64
+    assert len(mix_with_synthetic(real, synthetic, ratio=0)) == 270
+    with pytest.raises(UserError, match="asks for 540 synthetic clips"):
+        mix_with_synthetic(real, synthetic, ratio=2)
+
+
+def test_substitution_replaces_items_with_probability_p(checkpoint):
+    samples = torch.randn(8, 2, 4000)  # stereo at 16 kHz, longer than the model's clips
+    targets = torch.arange(8) % 5
+    same, rate, kept = SyntheticSubstitution(checkpoint, p=0.0)(samples, 16000, targets)
+    assert same is samples and rate == 16000 and kept is targets
+    out, rate, kept = SyntheticSubstitution(checkpoint, p=1.0, seed=3)(samples, 16000, targets)
+    assert out.shape == samples.shape and torch.equal(kept, targets)
+    assert all(not torch.equal(out[i], samples[i]) for i in range(8))
+    assert torch.equal(out[:, 0], out[:, 1])  # the mono clip on every channel
+    repeat, _, _ = SyntheticSubstitution(checkpoint, p=1.0, seed=3)(samples, 16000, targets)
+    assert torch.equal(repeat, out)
+    half, _, _ = SyntheticSubstitution(checkpoint, p=0.5, seed=0)(torch.randn(200, 1, 2048), 8000, torch.zeros(200, dtype=torch.long))
+    with pytest.raises(UserError, match=r"p: must be in \[0, 1\]"):
+        SyntheticSubstitution(checkpoint, p=1.5)
+    assert half.shape == (200, 1, 2048)
+
+
+def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, tmp_path, capsys):
+    out = tmp_path / "synthetic"
+    assert main(["augment", "--checkpoint", str(checkpoint), "--per-class", "2", "--labels", "a,u",
+                 "--out", str(out), "--seed", "4"]) == 0
+    assert "wrote 4 clips" in capsys.readouterr().out
+    rows = list(csv.DictReader((out / "manifest.csv").open()))
+    assert [(r["path"], r["label"], r["seed"]) for r in rows] == [
+        ("a/a-00000.wav", "a", "4"), ("a/a-00001.wav", "a", "4"), ("u/u-00000.wav", "u", "4"), ("u/u-00001.wav", "u", "4")]
+    audio, rate = soundfile.read(out / "u" / "u-00001.wav")
+    assert rate == 8000 and audio.shape == (CLIP_SAMPLES,)
+    dataset = load_dataset(load_recipe("voice", [*TINY_MEL, f"data.cache_dir={tmp_path / 'cache'}"], data_root=str(out)))
+    assert dataset.label_names == ["a", "u"] and len(dataset) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--labels", "a,x"], "label 'x': this model has no such label"),
+    (["--per-class", "0"], "--per-class: must be at least 1"),
+    (["--out", "missing/out"], "does not exist"),
+    (["--out", "full"], "already exists and is not an empty folder"),
+])
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(checkpoint, tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("user data")
+    argv = ["augment", "--checkpoint", str(checkpoint), "--per-class", "1", "--out", "new", *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
+    assert (tmp_path / "full" / "mine.txt").read_text() == "user data"
+
+
+def test_quality_filter_drops_clips_the_classifier_does_not_hear_as_their_label(checkpoint, cache, tmp_path, capsys):
+    out = tmp_path / "filtered"
+    assert main(["augment", "--checkpoint", str(checkpoint), "--per-class", "4", "--out", str(out), "--filter"]) == 0
+    printed = capsys.readouterr().out
+    dropped = int(printed.split("quality filter dropped ")[1].split(" of ")[0])
+    rows = list(csv.DictReader((out / "manifest.csv").open()))
+    assert len(rows) == 20 - dropped and "of 20: a " in printed
+    assert all((out / row["path"]).is_file() for row in rows)
