@@ -130,15 +130,20 @@ class SyntheticSubstitution:
         return out, sample_rate, targets
 
 
+def require_new_folder(out: Path) -> None:
+    """A user's files are never overwritten: `out` must be new or empty, in an existing folder."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out}: already exists and is not an empty folder; pick a new --out")
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+
+
 def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tensor | None = None) -> list[Path]:
     """WAVs in `out/<label>/<label>-<i>.wav` plus `out/manifest.csv` (path, label, seed), all
     or nothing: written into a temporary folder beside `out`, renamed into place at the end.
     `keep` (a bool per clip) drops clips, e.g. those the quality filter rejected."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out}: already exists and is not an empty folder; pick a new --out")
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: folder {out.parent} does not exist")
+    require_new_folder(out)
     staging = out.with_name(f".{out.name}.{os.getpid()}.partial")
     rows, written = io.StringIO(), []
     manifest = csv.writer(rows)

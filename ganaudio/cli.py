@@ -252,15 +252,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_augment(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ganaudio.augment import SyntheticClips, quality_filter, write_labelled_folder
+    from ganaudio.augment import SyntheticClips, quality_filter, require_new_folder, write_labelled_folder
 
     if args.per_class <= 0:
         raise UserError(f"--per-class: must be at least 1, got {args.per_class}")
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out}: already exists and is not an empty folder; pick a new --out")
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: folder {out.parent} does not exist")
+    require_new_folder(out)  # before any work
     checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
     synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device)
