@@ -122,3 +122,18 @@ def test_quality_filter_drops_clips_the_classifier_does_not_hear_as_their_label(
     rows = list(csv.DictReader((out / "manifest.csv").open()))
     assert len(rows) == 20 - dropped and "of 20: a " in printed
     assert all((out / row["path"]).is_file() for row in rows)
+
+
+def test_an_unwritable_out_folder_is_a_user_error_and_leaves_nothing(checkpoint, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import ganaudio.augment as augment_module
+
+    def disk_full(path, waveform, sample_rate):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(augment_module, "write_wav", disk_full)
+    out = tmp_path / "synthetic"
+    assert main(["augment", "--checkpoint", str(checkpoint), "--per-class", "1", "--out", str(out)]) == 2
+    assert "synthetic: cannot write (No space left on device)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
