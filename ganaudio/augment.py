@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -46,7 +48,9 @@ class RealClips(torch.utils.data.Dataset):
 class SyntheticClips(torch.utils.data.Dataset):
     """`per_class` generated clips of each label (all, or `labels`) as (waveform, label index),
     label-major. Clips are made lazily BATCH at a time and kept (`cache=True`); clip i depends
-    only on `seed` and i, never on the order items are read, so a seed repeats the dataset."""
+    only on `seed`, the labels, per_class and i, never on the order items are read, so a seed
+    repeats the dataset. Each batch's generator seed is drawn from `seed`, so datasets of other
+    seeds do not share clips."""
 
     def __init__(self, checkpoint: Path | str | None = None, per_class: int = 100, seed: int = 0,
                  labels: Sequence[str] | None = None, device: str = "cpu", cache: bool = True,
@@ -64,6 +68,8 @@ class SyntheticClips(torch.utils.data.Dataset):
         self.labels = indices.repeat_interleave(per_class)
         self.per_class, self.seed, self.cache = per_class, seed, cache
         self.sample_rate = self.synth.sample_rate
+        batches = math.ceil(len(self.labels) / BATCH)
+        self.batch_seeds = torch.randint(2**31 - 1, (batches,), generator=torch.Generator().manual_seed(seed)).tolist()
         self._batches: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -81,10 +87,10 @@ class SyntheticClips(torch.utils.data.Dataset):
         return waveforms[index % BATCH], self.labels[index]
 
     def batch(self, number: int) -> torch.Tensor:
-        """The waveforms of items [number * BATCH, (number + 1) * BATCH), from seed + number."""
+        """The waveforms of items [number * BATCH, (number + 1) * BATCH)."""
         labels = self.labels[number * BATCH:(number + 1) * BATCH]
         names = [self.label_names[int(k)] for k in labels]
-        return self.synth.generate(len(names), labels=names, seed=self.seed + number).samples
+        return self.synth.generate(len(names), labels=names, seed=self.batch_seeds[number]).samples
 
 
 def mix_with_synthetic(real: torch.utils.data.Dataset, synthetic: SyntheticClips, ratio: float,
@@ -93,6 +99,10 @@ def mix_with_synthetic(real: torch.utils.data.Dataset, synthetic: SyntheticClips
     replacement) from `synthetic`: ratio 1 doubles the data, 0.5 adds half as many."""
     if ratio < 0:
         raise UserError(f"ratio: must be >= 0, got {ratio}")
+    for name in ("label_names", "sample_rate"):
+        if hasattr(real, name) and getattr(real, name) != getattr(synthetic, name):
+            raise UserError(f"{name}: the real clips have {getattr(real, name)}, the model {getattr(synthetic, name)}; "
+                            f"label indices or rates would not match")
     count = round(ratio * len(real))
     if count > len(synthetic):
         raise UserError(f"ratio: {ratio} asks for {count} synthetic clips, the synthetic set has {len(synthetic)}")
@@ -111,11 +121,16 @@ class SyntheticSubstitution:
         if not 0 <= p <= 1:
             raise UserError(f"p: must be in [0, 1], got {p}")
         self.synth = synthesizer or Synthesizer.from_checkpoint(checkpoint, device=device)
+        if not self.synth.is_audio or not self.synth.labels:
+            raise UserError("augment: substitution needs a conditional audio model")
         self.p = p
         self.rng = torch.Generator().manual_seed(seed)
 
     def __call__(self, samples: torch.Tensor, sample_rate: int,
                  targets: torch.Tensor) -> tuple[torch.Tensor, int, torch.Tensor]:
+        if targets.min() < 0 or targets.max() >= len(self.synth.labels):
+            raise UserError(f"targets: label indices must be in [0, {len(self.synth.labels)}) (labels: "
+                            f"{', '.join(self.synth.labels)})")
         chosen = torch.nonzero(torch.rand(len(samples), generator=self.rng) < self.p).flatten()
         if len(chosen) == 0:
             return samples, sample_rate, targets
@@ -139,18 +154,19 @@ def require_new_folder(out: Path) -> None:
 
 
 def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tensor | None = None) -> list[Path]:
-    """WAVs in `out/<label>/<label>-<i>.wav` plus `out/manifest.csv` (path, label, seed), all
-    or nothing: written into a temporary folder beside `out`, renamed into place at the end.
+    """WAVs in `out/<label>/<label>-<i>.wav` plus `out/manifest.csv` (path, label, seed, item:
+    `SyntheticClips(checkpoint, per_class, seed, labels)[item]` remakes the clip), all or
+    nothing: written into a temporary folder beside `out`, renamed into place at the end.
     `keep` (a bool per clip) drops clips, e.g. those the quality filter rejected."""
     out = Path(out)
     require_new_folder(out)
-    staging = out.with_name(f".{out.name}.{os.getpid()}.partial")
     rows, written = io.StringIO(), []
     manifest = csv.writer(rows)
-    manifest.writerow(["path", "label", "seed"])
+    manifest.writerow(["path", "label", "seed", "item"])
     counters: dict[str, int] = {}
+    staging = None
     try:
-        staging.mkdir()
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
         for index in range(len(synthetic)):
             if keep is not None and not bool(keep[index]):
                 continue
@@ -161,7 +177,7 @@ def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tens
             relative = Path(name) / f"{name}-{number:05d}.wav"
             (staging / name).mkdir(exist_ok=True)
             write_wav(staging / relative, waveform, synthetic.sample_rate)
-            manifest.writerow([relative.as_posix(), name, synthetic.seed + index // BATCH])
+            manifest.writerow([relative.as_posix(), name, synthetic.seed, index])
             written.append(out / relative)
         (staging / "manifest.csv").write_text(rows.getvalue())
         if out.exists():
@@ -170,7 +186,8 @@ def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tens
     except OSError as err:
         raise UserError(f"{out}: cannot write ({err.strerror or err})") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:  # only the folder this call made
+            shutil.rmtree(staging, ignore_errors=True)
     return written
 
 

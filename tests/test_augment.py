@@ -38,11 +38,18 @@ def test_synthetic_clips_are_labelled_waveforms_repeatable_from_the_seed(checkpo
     waveform, label = clips[4]
     assert waveform.shape == (CLIP_SAMPLES,) and label.dtype == torch.int64
     assert [clips.label_names[int(clips[i][1])] for i in range(6)] == ["e", "e", "e", "o", "o", "o"]
-    again = SyntheticClips(checkpoint, per_class=3, seed=7, labels=["e", "o"], cache=False)
-    assert torch.equal(again[5][0], clips[5][0]) and torch.equal(again[0][0], clips[0][0])  # any order
-    assert not torch.equal(SyntheticClips(checkpoint, per_class=3, seed=8, labels=["e", "o"])[0][0], clips[0][0])
     with pytest.raises(IndexError):
         clips[6]
+
+
+def test_clips_depend_on_seed_and_item_only_and_seeds_share_none(checkpoint):
+    big = SyntheticClips(checkpoint, per_class=41, seed=7)  # 205 clips: two generator batches
+    again = SyntheticClips(checkpoint, per_class=41, seed=7, cache=False)
+    for item in (204, 0, 199, 200):  # any order, across the batch boundary
+        assert torch.equal(again[item][0], big[item][0])
+    other = SyntheticClips(checkpoint, per_class=41, seed=8)
+    made = torch.stack([big[i][0] for i in range(205)])
+    assert not any(torch.equal(other[i][0], clip) for i in (0, 200) for clip in made)
 
 
 def test_bad_labels_and_counts_are_user_errors(checkpoint):
@@ -63,6 +70,9 @@ def test_real_and_synthetic_clips_mix_at_a_ratio(checkpoint, cache):
     assert len(mix_with_synthetic(real, synthetic, ratio=0)) == 270
     with pytest.raises(UserError, match="asks for 540 synthetic clips"):
         mix_with_synthetic(real, synthetic, ratio=2)
+    real.label_names = ["x", "y"]  # real data of other labels: indices would not match
+    with pytest.raises(UserError, match="label_names: the real clips have"):
+        mix_with_synthetic(real, synthetic, ratio=0.1)
 
 
 def test_substitution_replaces_items_with_probability_p(checkpoint):
@@ -76,10 +86,14 @@ def test_substitution_replaces_items_with_probability_p(checkpoint):
     assert torch.equal(out[:, 0], out[:, 1])  # the mono clip on every channel
     repeat, _, _ = SyntheticSubstitution(checkpoint, p=1.0, seed=3)(samples, 16000, targets)
     assert torch.equal(repeat, out)
-    half, _, _ = SyntheticSubstitution(checkpoint, p=0.5, seed=0)(torch.randn(200, 1, 2048), 8000, torch.zeros(200, dtype=torch.long))
+    batch = torch.randn(200, 1, 2048)
+    half, _, _ = SyntheticSubstitution(checkpoint, p=0.5, seed=0)(batch, 8000, torch.zeros(200, dtype=torch.long))
+    replaced = sum(not torch.equal(half[i], batch[i]) for i in range(200))
+    assert 70 <= replaced <= 130  # binomial(200, 0.5): outside this, p is not being honoured
     with pytest.raises(UserError, match=r"p: must be in \[0, 1\]"):
         SyntheticSubstitution(checkpoint, p=1.5)
-    assert half.shape == (200, 1, 2048)
+    with pytest.raises(UserError, match=r"targets: label indices must be in \[0, 5\)"):
+        SyntheticSubstitution(checkpoint, p=1.0)(batch[:2], 8000, torch.tensor([0, 5]))
 
 
 def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, tmp_path, capsys):
@@ -88,10 +102,14 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
                  "--out", str(out), "--seed", "4"]) == 0
     assert "wrote 4 clips" in capsys.readouterr().out
     rows = list(csv.DictReader((out / "manifest.csv").open()))
-    assert [(r["path"], r["label"], r["seed"]) for r in rows] == [
-        ("a/a-00000.wav", "a", "4"), ("a/a-00001.wav", "a", "4"), ("u/u-00000.wav", "u", "4"), ("u/u-00001.wav", "u", "4")]
+    assert [(r["path"], r["label"], r["seed"], r["item"]) for r in rows] == [
+        ("a/a-00000.wav", "a", "4", "0"), ("a/a-00001.wav", "a", "4", "1"),
+        ("u/u-00000.wav", "u", "4", "2"), ("u/u-00001.wav", "u", "4", "3")]
     audio, rate = soundfile.read(out / "u" / "u-00001.wav")
     assert rate == 8000 and audio.shape == (CLIP_SAMPLES,)
+    # the manifest's seed and item remake the clip (up to 16-bit rounding)
+    remade = SyntheticClips(checkpoint, per_class=2, seed=4, labels=["a", "u"])[3][0]
+    assert torch.allclose(torch.from_numpy(audio).float(), remade, atol=1 / 2**15)
     dataset = load_dataset(load_recipe("voice", [*TINY_MEL, f"data.cache_dir={tmp_path / 'cache'}"], data_root=str(out)))
     assert dataset.label_names == ["a", "u"] and len(dataset) == 4
 
