@@ -250,9 +250,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_augment(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from ganaudio.augment import SyntheticClips, quality_filter, require_new_folder, write_labelled_folder
+    from ganaudio.config import with_data_root
 
     if args.per_class <= 0:
         raise UserError(f"--per-class: must be at least 1, got {args.per_class}")
@@ -263,9 +262,7 @@ def run_augment(args: argparse.Namespace) -> int:
     synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device)
     keep = None
     if args.filter:
-        recipe = synthetic.synth.recipe
-        if args.data:
-            recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, root=args.data))
+        recipe = with_data_root(synthetic.synth.recipe, args.data) if args.data else synthetic.synth.recipe
         keep = quality_filter(synthetic, recipe)
     paths = write_labelled_folder(synthetic, out, keep)
     print(f"wrote {len(paths)} clips at {synthetic.sample_rate} Hz to {out}/<label>/ and {out / 'manifest.csv'} "

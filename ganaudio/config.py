@@ -286,6 +286,15 @@ def load_recipe(source: str | Path, overrides: list[str] = (), data_root: str | 
     return recipe_from_dict(raw, name=path.stem)
 
 
+def with_data_root(recipe: Recipe, data_root: str) -> Recipe:
+    """The recipe reading its data from `data_root`, exactly as `--data PATH` does at training
+    (a synthetic-voice recipe becomes a folder one)."""
+    raw = recipe.to_dict()
+    raw["data"]["root"] = data_root
+    _switch_synthetic_voice_to_folder(raw)
+    return recipe_from_dict(raw, name=recipe.name)
+
+
 def recipe_from_dict(raw: dict[str, Any], name: str = "recipe") -> Recipe:
     """Build and validate a Recipe from plain data (as loaded from YAML)."""
     if not isinstance(raw, dict):

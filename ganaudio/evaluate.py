@@ -37,7 +37,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ganaudio.audio import normalize_level
-from ganaudio.config import Recipe
+from ganaudio.config import Recipe, with_data_root
 from ganaudio.data import load_dataset, read_audio_clips, recipe_fingerprint
 from ganaudio.data.cache import cache_root, load_cached, save_cached
 from ganaudio.errors import UserError
@@ -346,7 +346,7 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     synthesizer = Synthesizer.from_checkpoint(path, device=device)
     recipe = synthesizer.recipe
     if data_root is not None:
-        recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, root=data_root))
+        recipe = with_data_root(recipe, data_root)
     reference = Reference.for_recipe(recipe)
     if synthesizer.labels and synthesizer.labels != reference.label_names:
         raise UserError(f"{path}: the model's labels ({', '.join(synthesizer.labels)}) are not the data's "

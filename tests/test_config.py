@@ -105,3 +105,13 @@ def test_resolved_recipe_round_trips_through_yaml(tmp_path):
     recipe = load_recipe("digits", ["features.n_mels=32"])
     path = write_recipe(tmp_path, yaml.safe_load(recipe.to_yaml()), "digits.yaml")
     assert load_recipe(path) == recipe
+
+
+def test_with_data_root_reads_like_the_data_option():
+    from ganaudio.config import with_data_root
+
+    voice = with_data_root(load_recipe("voice"), "my/clips")
+    assert (voice.data.source, voice.data.root) == ("folder", "my/clips")  # as `voice.yaml --data my/clips`
+    digits = with_data_root(load_recipe("digits"), "fsdd/recordings")
+    assert (digits.data.source, digits.data.root) == ("fsdd", "fsdd/recordings")
+    assert digits.model == load_recipe("digits").model
