@@ -195,7 +195,7 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise UserError(f"--n: must be at least 1, got {args.n}")
     if args.plot:
-        check_png_path(Path(args.plot))
+        check_out_file(Path(args.plot), "--plot", ".png")
     checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
     synthesizer = Synthesizer.from_checkpoint(checkpoint, device=args.device, griffin_lim_iters=args.griffin_lim_iters)
     generated = synthesizer.generate(args.n, labels=args.label, seed=args.seed)
@@ -231,10 +231,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"--n: evaluation needs at least 20 samples (10 inception-score splits), got {args.n}")
     if args.json:
         json_path = Path(args.json)
-        if json_path.suffix.lower() != ".json":
-            raise UserError(f"{json_path}: --json writes a .json file")
-        if not json_path.parent.is_dir():
-            raise UserError(f"{json_path}: folder {json_path.parent} does not exist")
+        check_out_file(json_path, "--json", ".json")
     checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
     evaluation = evaluate_checkpoint(checkpoint, n=args.n, data_root=args.data, device=args.device, seed=args.seed)
     print(f"{checkpoint or 'the bundled digits model'}:")
@@ -290,10 +287,10 @@ def run_checkpoint(path: Path) -> Path:
     return found[-1]
 
 
-def check_png_path(path: Path) -> None:
-    """Refuse a plot path before any work is done, so nothing is left half-made."""
-    if path.suffix.lower() != ".png":
-        raise UserError(f"{path}: --plot writes a .png file")
+def check_out_file(path: Path, option: str, suffix: str) -> None:
+    """Refuse an output file path before any work is done, so nothing is left half-made."""
+    if path.suffix.lower() != suffix:
+        raise UserError(f"{path}: {option} writes a {suffix} file")
     if not path.parent.is_dir():
         raise UserError(f"{path}: folder {path.parent} does not exist")
 
