@@ -12,8 +12,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ganaudio.errors import UserError
+
+if TYPE_CHECKING:  # the CLI imports torch only inside the subcommands that need it
+    from ganaudio.data import Dataset
+    from ganaudio.train import Trainer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,11 +149,10 @@ def run_features(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ganaudio.checkpoint import BEST, list_checkpoints
+    from ganaudio.checkpoint import list_checkpoints
     from ganaudio.config import load_recipe
     from ganaudio.data import load_dataset
-    from ganaudio.models import count_parameters
-    from ganaudio.plots import loss_curves
+    from ganaudio.runtime import leave_process_group
     from ganaudio.synth import make_preview
     from ganaudio.train import Trainer
 
@@ -160,24 +164,43 @@ def run_train(args: argparse.Namespace) -> int:
         raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
     dataset = load_dataset(recipe)
     trainer = Trainer(recipe, dataset, run_dir, preview=make_preview(recipe, dataset.feature_state, dataset.label_names))
-    print(recipe.to_yaml().rstrip())
-    print(f"data: {len(dataset)} samples of {dataset.sample_shape}, labels: {dataset.label_names or 'none'}")
-    print(f"generator: {count_parameters(trainer.generator):,} parameters; critic: "
-          f"{count_parameters(trainer.critic):,}; device: {trainer.device}, threads: {torch_threads()}")
+    try:
+        return train_with(trainer, args, dataset)
+    finally:
+        leave_process_group()
+
+
+def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset") -> int:
+    """The rest of `ganaudio train`; under torchrun every process trains and the main one writes."""
+    from ganaudio.checkpoint import BEST
+    from ganaudio.models import count_parameters
+    from ganaudio.plots import loss_curves
+
+    recipe, run_dir, main = trainer.recipe, trainer.run_dir, trainer.shard.is_main
+    say = print if main else (lambda *_: None)
+    say(recipe.to_yaml().rstrip())
+    say(f"data: {len(dataset)} samples of {dataset.sample_shape}, labels: {dataset.label_names or 'none'}")
+    say(f"generator: {count_parameters(trainer.generator):,} parameters; critic: "
+        f"{count_parameters(trainer.critic):,}; device: {trainer.device}, threads: {torch_threads()}, "
+        f"bf16: {'on' if trainer.autocast else 'off'}, processes: {trainer.shard.world_size}")
     if args.dry_run:
         return 0
-    if recipe.train.eval_every:
+    if recipe.train.eval_every and main:
         from ganaudio.evaluate import training_evaluator
 
         try:
             trainer.evaluate = training_evaluator(recipe, dataset.feature_state)
         except UserError as err:  # unlabelled data, or none held out: train without it
-            print(f"evaluation during training is off: {err}")
+            say(f"evaluation during training is off: {err}")
     if args.resume:
-        print(f"resuming {run_dir} from step {trainer.resume()}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(run_dir / "recipe.yaml", recipe.to_yaml())
+        step = trainer.resume()
+        say(f"resuming {run_dir} from step {step}")
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(run_dir / "recipe.yaml", recipe.to_yaml())
     checkpoint = trainer.fit()
+    if not main:
+        return 0
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
     losses = [row for row in rows if "critic/loss" in row]  # evaluation rows are plotted by the trainer
     if losses:

@@ -198,7 +198,9 @@ class TrainConfig:
     diffaugment_shift: float = 0.0
     diffaugment_cutout: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
-    mixed_precision: bool = True  # bf16 autocast on CUDA (penalty in fp32); ignored on CPU
+    # bf16 autocast where the hardware does bf16 natively: CUDA, and CPUs with AVX512-BF16 or
+    # AMX (runtime.py); elsewhere fp32. The penalties are computed in fp32 either way.
+    mixed_precision: bool = True
     threads: Optional[int] = None  # CPU threads for torch; null keeps torch's default
     seed: int = 0  # makes a CPU run repeatable
     log_every: int = 10  # steps between metrics.jsonl lines

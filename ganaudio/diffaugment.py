@@ -16,17 +16,23 @@ from __future__ import annotations
 
 import torch
 
+from ganaudio.runtime import Shard
+
 SILENCE = -1.0  # the floor of a normalized log-mel (and an image's background): shifted-in frames
 MASK = 0.0  # the mean of normalized log-mels: what a cutout patch is set to (as SpecAugment)
 
 
 class DiffAugment:
     """Random time shift and cutout for (n, 1, height, width) batches, drawn from `rng` so a
-    resumed run repeats them. `shift` is the largest shift as a fraction of the width; `cutout`
-    the patch side as a fraction of height and width; 0 turns either off."""
+    resumed run repeats them (as this process's slice of the global batch's draws, see
+    runtime.Shard). `shift` is the largest shift as a fraction of the width; `cutout` the patch
+    side as a fraction of height and width; 0 turns either off."""
 
-    def __init__(self, shift: float, cutout: float, rng: torch.Generator):
-        self.shift, self.cutout, self.rng = shift, cutout, rng
+    def __init__(self, shift: float, cutout: float, rng: torch.Generator, shard: Shard = Shard()):
+        self.shift, self.cutout, self.rng, self.shard = shift, cutout, rng, shard
+
+    def draw_integers(self, low: int, high: int, count: int, *shape: int) -> torch.Tensor:
+        return self.shard.draw(lambda size: torch.randint(low, high, size, generator=self.rng), count, *shape)
 
     @property
     def enabled(self) -> bool:
@@ -43,7 +49,7 @@ class DiffAugment:
         """Shift each sample by its own whole number of frames, filling with silence."""
         n, _, _, width = x.shape
         reach = max(1, int(width * self.shift + 0.5))
-        offsets = torch.randint(-reach, reach + 1, (n, 1, 1, 1), generator=self.rng).to(x.device)
+        offsets = self.draw_integers(-reach, reach + 1, n, 1, 1, 1).to(x.device)
         padded = torch.nn.functional.pad(x, (reach, reach), value=SILENCE)
         columns = torch.arange(width, device=x.device).view(1, 1, 1, width) + reach - offsets
         return padded.gather(3, columns.expand(n, x.shape[1], x.shape[2], width))
@@ -53,8 +59,8 @@ class DiffAugment:
         edges) to MASK."""
         n, _, height, width = x.shape
         patch_h, patch_w = max(1, int(height * self.cutout + 0.5)), max(1, int(width * self.cutout + 0.5))
-        top = torch.randint(0, height, (n, 1, 1), generator=self.rng).to(x.device) - patch_h // 2
-        left = torch.randint(0, width, (n, 1, 1), generator=self.rng).to(x.device) - patch_w // 2
+        top = self.draw_integers(0, height, n, 1, 1).to(x.device) - patch_h // 2
+        left = self.draw_integers(0, width, n, 1, 1).to(x.device) - patch_w // 2
         rows = torch.arange(height, device=x.device).view(1, height, 1) - top
         columns = torch.arange(width, device=x.device).view(1, 1, width) - left
         inside = (rows >= 0) & (rows < patch_h) & (columns >= 0) & (columns < patch_w)

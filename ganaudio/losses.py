@@ -16,10 +16,11 @@ Scores = Callable[[torch.Tensor], torch.Tensor]  # samples -> critic scores (lab
 
 
 def gradient_penalty(critic: Scores, real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     mix: torch.Tensor | None = None) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): (||grad critic(x_hat)|| - 1)^2 on random
-    interpolates of real and fake samples, computed in fp32 even under autocast."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=generator)
+    interpolates of real and fake samples, computed in fp32 even under autocast. `mix`
+    (n, 1, 1, 1) are the interpolation weights in [0, 1], uniform random when not given."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device) if mix is None else mix
     mixed = (alpha * real.float() + (1 - alpha) * fake.float()).requires_grad_(True)
     with torch.autocast(device_type=real.device.type, enabled=False):
         scores = critic(mixed)

@@ -1,0 +1,158 @@
+"""Where and how a training run computes: the device, bf16 or fp32, and the processes.
+
+The one place that decides device and dtype. Under `torchrun` (WORLD_SIZE > 1 in the
+environment) it joins torch.distributed's process group, Gloo on CPU and NCCL on CUDA, and
+`Shard` gives each process its slice of every global batch; otherwise it is one process and
+the slice is the whole batch, so the trainer has one code path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ganaudio.errors import UserError
+
+
+def pick_device(choice: str, local_rank: int = 0) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UserError("train.device: 'cuda' was asked for but no CUDA device is available")
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank % torch.cuda.device_count())
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU does bf16 arithmetic in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN
+    emulates bf16 and it is slower than fp32. Read from /proc/cpuinfo because torch has no
+    public query for it; other systems (macOS, Windows) train in fp32 on CPU."""
+    try:
+        flags = cpuinfo.read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def use_bf16(device: torch.device, mixed_precision: bool) -> bool:
+    """bf16 autocast for train.mixed_precision where the hardware runs it natively. On the
+    2-core AVX512-BF16 CPU of BENCHMARKS.md it made a digits step 1.2x faster."""
+    return mixed_precision and (device.type == "cuda" or cpu_has_native_bf16())
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's place in the run: rank `rank` of `world_size`.
+
+    Every process draws the whole global batch's random numbers (sample indices, latents,
+    penalty mixes, augmentations) from the same seeded generator and keeps its own slice, so
+    a run sees the same batches at any number of processes and a 2-process run follows the
+    1-process one of the same global batch."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Only the main process writes logs, samples and checkpoints."""
+        return self.rank == 0
+
+    def local_size(self, global_size: int) -> int:
+        if global_size % self.world_size:
+            raise UserError(f"train.batch_size: {global_size} does not split evenly over {self.world_size} processes")
+        return global_size // self.world_size
+
+    def draw(self, sample: Callable[[tuple[int, ...]], torch.Tensor], count: int, *shape: int) -> torch.Tensor:
+        """This process's `count` rows of `sample((world_size * count, *shape))`."""
+        drawn = sample((self.world_size * count, *shape))
+        return drawn[self.rank * count:(self.rank + 1) * count]
+
+    def mean(self, values: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Average named scalars over the processes (one all-reduce) and return them as floats:
+        the one device sync of a logged step."""
+        if not values:
+            return {}
+        stacked = torch.stack([value.detach().float() for value in values.values()])
+        if self.world_size > 1:
+            dist.all_reduce(stacked)
+            stacked /= self.world_size
+        return dict(zip(values, stacked.tolist()))
+
+    def agree(self, flag: bool, device: torch.device) -> bool:
+        """True on every process when it is true on any (a stop decision all must share)."""
+        if self.world_size == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+
+def join_process_group(device_choice: str) -> tuple[Shard, torch.device]:
+    """Join torchrun's process group when there is one (Gloo on CPU, NCCL on CUDA) and pick
+    this process's device."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device_choice, local_rank)
+    if world_size == 1:
+        return Shard(), device
+    if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return Shard(dist.get_rank(), dist.get_world_size()), device
+
+
+def leave_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+class CpuSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """Batch norm over the global batch of all processes, on CPU.
+
+    torch.nn.SyncBatchNorm refuses CPU tensors (torch 2.11) and Gloo runs on CPU, so this
+    is the same computation on torch.distributed.nn's differentiable all-reduce: the mean and
+    mean square of every process's slice are averaged, which is what one process would compute
+    on the whole batch. Used only for Gloo runs; CUDA runs use torch.nn.SyncBatchNorm."""
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"expected a 3-D or 4-D input, got {input.dim()}-D")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        dims = [0, *range(2, x.dim())]
+        local = torch.cat([x.float().mean(dims), x.float().pow(2).mean(dims)])
+        mean, mean_square = (all_reduce(local) / dist.get_world_size()).chunk(2)
+        var = mean_square - mean.pow(2)
+        with torch.no_grad():
+            count = x.numel() // x.shape[1] * dist.get_world_size()
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * count / (count - 1), self.momentum)
+            self.num_batches_tracked += 1
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        scale = (self.weight * torch.rsqrt(var + self.eps)).view(shape)
+        return ((x.float() - mean.view(shape)) * scale + self.bias.view(shape)).to(x.dtype)
+
+
+def sync_batch_norms(module: nn.Module, device: torch.device) -> nn.Module:
+    """Make every batch norm of `module` normalise over the global batch of all processes."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            synced = CpuSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                      child.track_running_stats)
+            synced.load_state_dict(child.state_dict())
+            setattr(module, name, synced.to(child.weight.device))
+        else:
+            sync_batch_norms(child, device)
+    return module
