@@ -8,7 +8,9 @@ Each row is the recipe plus `--set` overrides (ROWS below; `--rows` picks them).
 OUT/<recipe>-<row>, one after the other, or side by side with `--parallel --threads 1`; with `--score-only` existing run folders are scored again without training. For
 each checkpoint the table gives minutes of training, steps, label accuracy, inception score,
 Frechet distance and nearest-neighbour ratio, with the real held-out figures (and real clips
-through the vocoder) printed first and the issue 5 targets as ratios to them.
+through the vocoder) printed first and the issue 5 targets as ratios to them. Last comes each
+row's time to quality: the training minutes of its first checkpoint whose label accuracy
+reaches --target-accuracy, and how many times sooner the other rows got there than the first.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SPECGAN = ["train.loss=wgan-gp", "train.gp_weight=10", "train.r1_weight=0", "tra
 ROWS = {
     "specgan": SPECGAN,
     "defaults": [],
+    "fp32": ["train.mixed_precision=false"],
     "no-diffaugment": ["train.diffaugment_shift=0", "train.diffaugment_cutout=0"],
     "diffaugment": ["train.diffaugment_shift=0.125", "train.diffaugment_cutout=0.25"],
     "shift-only": ["train.diffaugment_shift=0.125", "train.diffaugment_cutout=0"],
@@ -127,6 +130,27 @@ def print_row(row: str, results: list[dict]) -> None:
               f"{silent} | {clipped} |", flush=True)
 
 
+def time_to_accuracy(results: list[dict], target: float) -> dict | None:
+    """The first scored checkpoint whose label accuracy reaches `target`, or None."""
+    return next((r for r in results if (r["generated"]["accuracy"] or 0.0) >= target), None)
+
+
+def print_time_to_accuracy(everything: dict[str, list[dict]], target: float, minutes: float) -> None:
+    print(f"\ntime to label accuracy >= {target:.2f} (training minutes, first checkpoint that reaches it)")
+    reached = {row: time_to_accuracy(results, target) for row, results in everything.items()}
+    first_row = next(iter(everything))
+    for row, hit in reached.items():
+        if hit is None:
+            print(f"{row}: not reached in {minutes:g} minutes (best {max((r['generated']['accuracy'] or 0.0) for r in everything[row]):.3f})")
+            continue
+        line = f"{row}: {hit['minutes']:.1f} minutes (step {hit['step']}, accuracy {hit['generated']['accuracy']:.3f})"
+        baseline = reached[first_row]
+        if row != first_row:
+            limit = baseline["minutes"] if baseline else minutes
+            line += f"; {limit / hit['minutes']:.1f}x sooner than {first_row}" + ("" if baseline else " at least")
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="digits")
@@ -142,6 +166,7 @@ def main() -> None:
     parser.add_argument("--parallel", action="store_true",
                         help="train the rows at the same time, side by side (give each --threads 1 on 2 cores)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--target-accuracy", type=float, default=0.8, help="label accuracy for the time-to-quality line")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     run_dirs = {row: args.out / f"{args.recipe}-{row}" for row in args.rows}
@@ -157,6 +182,7 @@ def main() -> None:
     print_reference(first)
     for row, results in everything.items():
         print_row(row, results)
+    print_time_to_accuracy(everything, args.target_accuracy, args.minutes)
     if args.json:
         args.json.write_text(json.dumps(everything, indent=1))
 

@@ -1,0 +1,335 @@
+"""Training throughput: ganaudio's trainer against a straightforward loop, where a step's time
+goes, how it grows with spectrogram and batch size, and a training run's peak memory.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py --recipe digits --data ../shared/data/fsdd/recordings
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py --recipe mnist --data ../shared/data/mnist
+
+Sections (--sections, all by default):
+- reference: samples/s of the Trainer against a reference loop of the same networks and loss
+  written the way single-file GAN scripts are (features computed from the waveforms of every
+  batch, the R1 penalty on every critic step, plain Adam, fp32, real and fake through the critic
+  in two calls, every loss read with .item() each step), then the reference with the trainer's
+  choices turned on one at a time. Rows take turns (--rounds rounds of --steps steps each) so
+  a noisy neighbour hits them alike; the median round is reported.
+- phases: the milliseconds of one Trainer step by phase (data, critic update, penalty,
+  generator update, EMA), each the best of --steps calls.
+- sizes: step time at 64x64, 64x128 and 128x128 random samples (networks sized from them) and
+  at batch 16 to 128.
+- compile: the critic and generator forward and backward passes of a step (no penalty: the
+  compiled graphs cannot take the penalty's double backward) in eager mode and under
+  torch.compile, and the compile time.
+- memory: peak resident memory (CPU) of `ganaudio train` for --memory-steps steps in a child
+  process, or peak allocated GPU memory with --device cuda, where --largest-batch also doubles
+  the batch until it no longer fits.
+Samples/s counts real samples through the critic: batch_size x critic_steps per generator step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import torch
+
+from ganaudio.config import Recipe, load_recipe
+from ganaudio.data import Dataset, DataSummary, load_dataset, read_audio_clips
+from ganaudio.data.mnist import load_mnist
+from ganaudio.features import MelFeatures
+from ganaudio.losses import critic_loss, generator_loss, r1_penalty
+from ganaudio.models import Critic, Generator
+from ganaudio.train import Trainer
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The trainer's speed choices that the reference loop can take one at a time."""
+
+    cached_features: bool = False  # features computed once, kept on the device
+    lazy_penalty: bool = False  # R1 every train.penalty_every critic steps, scaled (StyleGAN2)
+    fused_adam: bool = False
+    bf16: bool = False  # autocast on a CPU with native bf16 (or CUDA)
+
+
+LADDER = [
+    ("reference loop", Choices()),
+    ("+ features cached", Choices(cached_features=True)),
+    ("+ lazy R1 penalty", Choices(cached_features=True, lazy_penalty=True)),
+    ("+ fused Adam", Choices(cached_features=True, lazy_penalty=True, fused_adam=True)),
+    ("+ bf16 autocast", Choices(cached_features=True, lazy_penalty=True, fused_adam=True, bf16=True)),
+]
+
+
+class ReferenceLoop:
+    """One generator step of the recipe's networks and loss, written plainly."""
+
+    def __init__(self, recipe: Recipe, raw: torch.Tensor, labels: torch.Tensor, dataset: Dataset,
+                 choices: Choices, device: torch.device):
+        cfg = recipe.train
+        self.cfg, self.choices, self.device = cfg, choices, device
+        self.raw, self.labels = raw.to(device), labels.to(device)
+        self.audio = bool(dataset.feature_state)
+        if self.audio:
+            self.mel = MelFeatures.from_state_dict(recipe.features, dataset.feature_state)
+        self.cached = dataset.samples.to(device) if choices.cached_features else None
+        num_classes = dataset.num_classes if recipe.model.conditional else 0
+        torch.manual_seed(cfg.seed)
+        self.generator = Generator(recipe.model, dataset.sample_shape, num_classes).to(device)
+        self.critic = Critic(recipe.model, dataset.sample_shape, num_classes).to(device)
+        options = dict(betas=(cfg.beta1, cfg.beta2), fused=True if choices.fused_adam else None)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_generator, **options)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic, **options)
+        self.conditional = num_classes > 0
+        self.critic_updates = 0
+        self.log: list[dict[str, float]] = []
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(len(self.raw), (self.cfg.batch_size,), device=self.device)
+        if self.cached is not None:
+            return self.cached[index], self.labels[index]
+        if self.audio:
+            return self.mel.encode(self.raw[index]), self.labels[index]
+        return self.raw[index].float().unsqueeze(1) / 127.5 - 1, self.labels[index]
+
+    def step(self) -> None:
+        cfg, autocast = self.cfg, torch.autocast(self.device.type, torch.bfloat16, enabled=self.choices.bf16)
+        for _ in range(cfg.critic_steps):
+            real, labels = self.batch()
+            cond = labels if self.conditional else None
+            with autocast:
+                with torch.no_grad():
+                    fake = self.generator(torch.randn(len(real), self.generator.latent_dim, device=self.device), cond)
+                losses = critic_loss(cfg.loss, self.critic(real, cond).float(), self.critic(fake, cond).float())
+            total = losses["total"]
+            self.critic_updates += 1
+            every = cfg.penalty_every if self.choices.lazy_penalty else 1
+            if cfg.r1_weight > 0 and self.critic_updates % every == 0:
+                total = total + cfg.r1_weight * every * r1_penalty(lambda x: self.critic(x, cond), real)
+            self.opt_d.zero_grad()
+            total.backward()
+            self.opt_d.step()
+            self.log.append({"critic/loss": total.item(), "critic/wdist": losses["critic/wdist"].item()})
+        _, labels = self.batch()
+        cond = labels if self.conditional else None
+        with autocast:
+            fake = self.generator(torch.randn(len(labels), self.generator.latent_dim, device=self.device), cond)
+            total = generator_loss(cfg.loss, self.critic(fake, cond).float())["total"]
+        self.opt_g.zero_grad()
+        total.backward()
+        self.opt_g.step()
+        self.log.append({"gen/loss": total.item()})
+
+
+def raw_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training split before features: waveforms (n, samples) or uint8 pixels (n, 28, 28)."""
+    if recipe.data.source == "mnist":
+        images = load_mnist(recipe.data)
+        train = torch.tensor([s == "train" for s in images.splits])
+        return images.pixels[train], images.labels[train]
+    clips = read_audio_clips(recipe)
+    train = torch.tensor([s == "train" for s in clips.splits])
+    return clips.waveforms[train], clips.labels[train]
+
+
+def time_rounds(rows: dict[str, object], steps: int, rounds: int) -> dict[str, float]:
+    """Median seconds per generator step of each row's `step()`, rows taking turns."""
+    for step in rows.values():
+        for _ in range(3):  # warm-up: oneDNN picks its kernels on the first calls
+            step()
+    times: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(rounds):
+        for name, step in rows.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                step()
+            times[name].append((time.perf_counter() - started) / steps)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def reference_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) -> None:
+    raw, labels = raw_data(recipe)
+    cfg = recipe.train
+    rows: dict[str, object] = {}
+    for name, choices in LADDER:
+        rows[name] = ReferenceLoop(recipe, raw, labels, dataset, choices, torch.device(args.device)).step
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(recipe, dataset, run_dir)
+        rows["ganaudio Trainer.train_step"] = trainer.train_step
+        seconds = time_rounds(rows, args.steps, args.rounds)
+    per_step = cfg.batch_size * cfg.critic_steps
+    base = seconds["reference loop"]
+    print(f"\n### {recipe.name}: trainer against the reference loop (median of {args.rounds} rounds of {args.steps} steps)")
+    print(f"trainer bf16: {'on' if trainer.autocast else 'off'}")
+    print("| loop | ms per generator step | real samples/s | speed-up over the reference |")
+    print("|---|---:|---:|---:|")
+    for name, value in seconds.items():
+        print(f"| {name} | {1000 * value:.0f} | {per_step / value:.0f} | {base / value:.2f}x |")
+
+
+def best_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return 1000 * min(times)
+
+
+def phases_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) -> None:
+    cfg = recipe.train
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(recipe, dataset, run_dir)
+        data = best_ms(trainer.random_batch, args.steps)
+        trainer.train_config = dataclasses.replace(cfg, penalty_every=1)
+        with_penalty = best_ms(trainer.critic_step, args.steps)
+        trainer.train_config = dataclasses.replace(cfg, gp_weight=0.0, r1_weight=0.0)
+        critic = best_ms(trainer.critic_step, args.steps)
+        trainer.train_config = cfg
+        generator = best_ms(trainer.generator_step, args.steps)
+        ema = best_ms(trainer.update_ema, args.steps)
+        measured = best_ms(trainer.train_step, args.steps)
+    penalty = max(with_penalty - critic, 0.0)
+    print(f"\n### {recipe.name}: one trainer step by phase (best of {args.steps})")
+    print("| phase | ms per generator step |")
+    print("|---|---:|")
+    print(f"| data (batch draw; inside the phases below) | {cfg.critic_steps * data:.1f} |")
+    print(f"| critic updates without penalty ({cfg.critic_steps} x {critic:.0f} ms) | {cfg.critic_steps * critic:.0f} |")
+    print(f"| penalty ({penalty:.0f} ms, every {cfg.penalty_every} critic updates) | "
+          f"{cfg.critic_steps * penalty / cfg.penalty_every:.0f} |")
+    print(f"| generator update | {generator:.0f} |")
+    print(f"| EMA update | {ema:.1f} |")
+    print(f"| measured train_step | {measured:.0f} |")
+
+
+def random_dataset(shape: tuple[int, int], like: Dataset, count: int = 512) -> Dataset:
+    """Random samples of another size with the real data's labels, for timing only."""
+    samples = torch.rand(count, 1, *shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    labels = torch.arange(count) % max(like.num_classes, 1)
+    return Dataset(samples=samples, labels=labels, label_names=like.label_names, split="train",
+                   summary=DataSummary(source="random"), feature_state={})
+
+
+def sizes_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) -> None:
+    print(f"\n### {recipe.name}: ms per generator step by sample size and batch size (median of {args.rounds} rounds "
+          f"of {max(2, args.steps // 2)} steps)")
+    batches = (16, 32, 64, 128)
+    print("| sample size | " + " | ".join(f"batch {b}" for b in batches) + " |")
+    print("|---|" + "---:|" * len(batches))
+    for shape in ((64, 64), (64, 128), (128, 128)):
+        cells = []
+        for batch in batches:
+            sized = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, batch_size=batch))
+            with tempfile.TemporaryDirectory() as run_dir:
+                trainer = Trainer(sized, random_dataset(shape, dataset), run_dir)
+                seconds = time_rounds({"step": trainer.train_step}, max(2, args.steps // 2), args.rounds)["step"]
+            cells.append(f"{1000 * seconds:.0f}")
+        print(f"| {shape[0]}x{shape[1]} | " + " | ".join(cells) + " |", flush=True)
+
+
+def compile_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(recipe, dataset, run_dir)
+    real, labels = trainer.random_batch()
+    z = trainer.random_latents(len(real))
+    cond = labels if trainer.num_classes else None
+
+    def passes(generator: torch.nn.Module, critic: torch.nn.Module):
+        def step() -> None:
+            with torch.autocast(trainer.device.type, torch.bfloat16, enabled=trainer.autocast):
+                scores = critic(torch.cat([real, generator(z, cond)]), None if cond is None else torch.cat([cond, cond]))
+            scores.float().sum().backward()
+        return step
+
+    eager = passes(trainer.generator, trainer.critic)
+    compiled = passes(torch.compile(trainer.generator), torch.compile(trainer.critic))
+    started = time.perf_counter()
+    compiled()
+    compile_seconds = time.perf_counter() - started
+    seconds = time_rounds({"eager": eager, "torch.compile": compiled}, args.steps, args.rounds)
+    print(f"\n### {recipe.name}: torch.compile (forward and backward of generator and critic, batch "
+          f"{recipe.train.batch_size}, bf16 {'on' if trainer.autocast else 'off'})")
+    print(f"eager {1000 * seconds['eager']:.0f} ms, compiled {1000 * seconds['torch.compile']:.0f} ms "
+          f"({seconds['eager'] / seconds['torch.compile']:.2f}x), first compiled call {compile_seconds:.0f} s")
+
+
+def memory_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) -> None:
+    print(f"\n### {recipe.name}: peak memory of a training run")
+    if args.device == "cuda":
+        with tempfile.TemporaryDirectory() as run_dir:
+            trainer = Trainer(recipe, dataset, run_dir)
+            torch.cuda.reset_peak_memory_stats()
+            for _ in range(args.steps):
+                trainer.train_step()
+            print(f"{torch.cuda.get_device_name()}: peak allocated {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB "
+                  f"at batch {recipe.train.batch_size}")
+        if args.largest_batch:
+            largest_batch(recipe, dataset)
+        return
+    with tempfile.TemporaryDirectory() as run_dir:
+        command = [sys.executable, "-m", "ganaudio", "train", args.recipe, "--out", run_dir,
+                   "--set", f"train.steps={args.memory_steps}", "--set", "train.device=cpu", *args.child_args]
+        if args.data:
+            command += ["--data", args.data]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        minutes = (time.perf_counter() - started) / 60
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    print(f"`ganaudio train {args.recipe}` for {args.memory_steps} steps (with its samples, checkpoints and "
+          f"evaluations; {minutes:.1f} minutes): peak resident memory {peak:.0f} MiB")
+
+
+def largest_batch(recipe: Recipe, dataset: Dataset) -> None:
+    """Double the batch until a step no longer fits in GPU memory."""
+    batch, fits = recipe.train.batch_size, None
+    while batch <= 2 ** 16:
+        sized = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, batch_size=batch))
+        try:
+            with tempfile.TemporaryDirectory() as run_dir:
+                trainer = Trainer(sized, dataset, run_dir)
+                for _ in range(2):
+                    trainer.train_step()
+                torch.cuda.synchronize()
+            fits = batch
+            batch *= 2
+        except torch.cuda.OutOfMemoryError:
+            break
+        finally:
+            torch.cuda.empty_cache()
+    print(f"largest batch that fits (powers of 2): {fits}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="digits")
+    parser.add_argument("--data", help="the recipe's data (FSDD recordings/ or the MNIST folder)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="recipe override, repeatable")
+    parser.add_argument("--sections", nargs="+", default=["reference", "phases", "sizes", "compile", "memory"],
+                        choices=["reference", "phases", "sizes", "compile", "memory"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--steps", type=int, default=10, help="steps per round (reference, sizes), or repeats (phases)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--memory-steps", type=int, default=1000)
+    parser.add_argument("--largest-batch", action="store_true", help="with --device cuda: find the largest batch")
+    args = parser.parse_args()
+    args.child_args = [arg for override in args.overrides for arg in ("--set", override)]
+    recipe = load_recipe(args.recipe, [*args.overrides, f"train.device={args.device}"], data_root=args.data)
+    dataset = load_dataset(recipe)
+    print(f"{recipe.name}: {len(dataset)} samples of {dataset.sample_shape}, batch {recipe.train.batch_size}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, device {args.device}")
+    sections = {"reference": reference_section, "phases": phases_section, "sizes": sizes_section,
+                "compile": compile_section, "memory": memory_section}
+    for name in args.sections:
+        sections[name](recipe, dataset, args)
+
+
+if __name__ == "__main__":
+    main()
