@@ -9,7 +9,9 @@ Sections (--sections, all by default):
   written the way single-file GAN scripts are (features computed from the waveforms of every
   batch, the R1 penalty on every critic step, plain Adam, fp32, real and fake through the critic
   in two calls, every loss read with .item() each step), then the reference with the trainer's
-  choices turned on one at a time. Rows take turns (--rounds rounds of --steps steps each) so
+  choices turned on one at a time (bf16 only where the hardware has it, as the trainer). With
+  `train.loss: wgan-gp` both take the gradient penalty too; DiffAugment is left out of the
+  reference (the bundled recipes do not use it). Rows take turns (--rounds rounds of --steps steps each) so
   a noisy neighbour hits them alike; the median round is reported.
 - phases: the milliseconds of one Trainer step by phase (data, critic update, penalty,
   generator update, EMA), each the best of --steps calls.
@@ -43,8 +45,9 @@ from ganaudio.config import Recipe, load_recipe
 from ganaudio.data import Dataset, DataSummary, load_dataset, read_audio_clips
 from ganaudio.data.mnist import load_mnist
 from ganaudio.features import MelFeatures
-from ganaudio.losses import critic_loss, generator_loss, r1_penalty
+from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
 from ganaudio.models import Critic, Generator
+from ganaudio.runtime import use_bf16
 from ganaudio.train import Trainer
 
 
@@ -110,8 +113,12 @@ class ReferenceLoop:
             total = losses["total"]
             self.critic_updates += 1
             every = cfg.penalty_every if self.choices.lazy_penalty else 1
-            if cfg.r1_weight > 0 and self.critic_updates % every == 0:
-                total = total + cfg.r1_weight * every * r1_penalty(lambda x: self.critic(x, cond), real)
+            if self.critic_updates % every == 0:
+                scores = lambda x: self.critic(x, cond)  # noqa: E731
+                if cfg.loss == "wgan-gp" and cfg.gp_weight > 0:
+                    total = total + cfg.gp_weight * every * gradient_penalty(scores, real, fake)
+                if cfg.r1_weight > 0:
+                    total = total + cfg.r1_weight * every * r1_penalty(scores, real)
             self.opt_d.zero_grad()
             total.backward()
             self.opt_d.step()
@@ -138,6 +145,12 @@ def raw_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
     return clips.waveforms[train], clips.labels[train]
 
 
+def wait_for_device() -> None:
+    """Let queued GPU work finish before a clock is read (a no-op on CPU)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def time_rounds(rows: dict[str, object], steps: int, rounds: int) -> dict[str, float]:
     """Median seconds per generator step of each row's `step()`, rows taking turns."""
     for step in rows.values():
@@ -146,9 +159,11 @@ def time_rounds(rows: dict[str, object], steps: int, rounds: int) -> dict[str, f
     times: dict[str, list[float]] = {name: [] for name in rows}
     for _ in range(rounds):
         for name, step in rows.items():
+            wait_for_device()
             started = time.perf_counter()
             for _ in range(steps):
                 step()
+            wait_for_device()
             times[name].append((time.perf_counter() - started) / steps)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -157,8 +172,11 @@ def reference_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace
     raw, labels = raw_data(recipe)
     cfg = recipe.train
     rows: dict[str, object] = {}
+    device = torch.device(args.device)
     for name, choices in LADDER:
-        rows[name] = ReferenceLoop(recipe, raw, labels, dataset, choices, torch.device(args.device)).step
+        if choices.bf16 and not use_bf16(device, True):
+            continue  # the trainer runs fp32 here too
+        rows[name] = ReferenceLoop(recipe, raw, labels, dataset, choices, device).step
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(recipe, dataset, run_dir)
         rows["ganaudio Trainer.train_step"] = trainer.train_step
@@ -177,8 +195,10 @@ def best_ms(fn, repeats: int) -> float:
     fn()
     times = []
     for _ in range(repeats):
+        wait_for_device()
         started = time.perf_counter()
         fn()
+        wait_for_device()
         times.append(time.perf_counter() - started)
     return 1000 * min(times)
 
@@ -252,6 +272,7 @@ def compile_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) 
     compiled = passes(torch.compile(trainer.generator), torch.compile(trainer.critic))
     started = time.perf_counter()
     compiled()
+    wait_for_device()
     compile_seconds = time.perf_counter() - started
     seconds = time_rounds({"eager": eager, "torch.compile": compiled}, args.steps, args.rounds)
     print(f"\n### {recipe.name}: torch.compile (forward and backward of generator and critic, batch "

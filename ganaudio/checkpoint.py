@@ -9,6 +9,7 @@ one is safely in place.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -62,13 +63,25 @@ def load_checkpoint(path: Path | str, kinds: tuple[str, ...] = (KIND,)) -> dict[
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found")
     try:
+        # weights_only: the unpickler builds tensors and plain containers only, so a file
+        # crafted to run code when loaded is refused before any of it runs.
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        blocked = re.search(r"GLOBAL (\S+)", str(err))  # what the file asked the unpickler to call
+        if blocked:
+            raise UserError(f"{path}: refused: loading it would run {blocked.group(1)}, and ganaudio loads "
+                            f"tensors and plain values only (do not open it with pickle either)") from None
+        raise UserError(f"{path}: not a readable checkpoint (corrupt or not a torch file)") from None
     except Exception as err:  # torch raises many types for corrupt or foreign files
         raise UserError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0][:120]})") from None
     if not isinstance(payload, dict) or payload.get("kind") not in (KIND, GENERATOR_KIND):
         raise UserError(f"{path}: not a ganaudio GAN checkpoint")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{path}: checkpoint format {payload.get('format_version')} is not "
+    version = payload.get("format_version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise UserError(f"{path}: written by a newer ganaudio (checkpoint format {version}; this one reads "
+                        f"format {FORMAT_VERSION}): upgrade ganaudio to use it")
+    if version != FORMAT_VERSION:
+        raise UserError(f"{path}: checkpoint format {version} is not "
                         f"supported (this ganaudio reads format {FORMAT_VERSION})")
     if payload["kind"] not in kinds:
         raise UserError(f"{path}: is an exported generator, not a training checkpoint "

@@ -152,7 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ganaudio.checkpoint import list_checkpoints
     from ganaudio.config import load_recipe
     from ganaudio.data import load_dataset
-    from ganaudio.runtime import leave_process_group
+    from ganaudio.runtime import join_process_group, leave_process_group, local_main_first
     from ganaudio.synth import make_preview
     from ganaudio.train import Trainer
 
@@ -162,10 +162,12 @@ def run_train(args: argparse.Namespace) -> int:
         raise UserError(f"{run_dir}: no checkpoint to resume from")
     if not args.resume and list_checkpoints(run_dir):
         raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
-    dataset = load_dataset(recipe)
-    trainer = Trainer(recipe, dataset, run_dir, preview=make_preview(recipe, dataset.feature_state, dataset.label_names))
+    join_process_group(recipe.train.device)  # under torchrun; a no-op in one process
     try:
-        return train_with(trainer, args, dataset)
+        with local_main_first():
+            dataset = load_dataset(recipe)
+        preview = make_preview(recipe, dataset.feature_state, dataset.label_names)
+        return train_with(Trainer(recipe, dataset, run_dir, preview=preview), args, dataset)
     finally:
         leave_process_group()
 

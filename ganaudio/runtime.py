@@ -8,10 +8,11 @@ the slice is the whole batch, so the trainer has one code path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -20,12 +21,16 @@ from torch import nn
 from ganaudio.errors import UserError
 
 
-def pick_device(choice: str, local_rank: int = 0) -> torch.device:
+def pick_device(choice: str, local_rank: int = 0, local_processes: int = 1) -> torch.device:
+    """train.device for the process `local_rank` of `local_processes` on this machine (one GPU each)."""
     if choice == "cuda" and not torch.cuda.is_available():
         raise UserError("train.device: 'cuda' was asked for but no CUDA device is available")
     if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
-    return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if local_processes > torch.cuda.device_count():
+        raise UserError(f"torchrun: {local_processes} processes per machine but {torch.cuda.device_count()} "
+                        f"CUDA devices; use --nproc_per_node {torch.cuda.device_count()} or fewer")
+    return torch.device("cuda", local_rank)
 
 
 def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -40,9 +45,13 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def use_bf16(device: torch.device, mixed_precision: bool) -> bool:
-    """bf16 autocast for train.mixed_precision where the hardware runs it natively. On the
-    2-core AVX512-BF16 CPU of BENCHMARKS.md it made a digits step 1.2x faster."""
-    return mixed_precision and (device.type == "cuda" or cpu_has_native_bf16())
+    """bf16 autocast for train.mixed_precision where the hardware runs it natively (Ampere or
+    newer GPUs; CPUs with AVX512-BF16 or AMX)."""
+    if not mixed_precision:
+        return False
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return cpu_has_native_bf16()
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ def join_process_group(device_choice: str) -> tuple[Shard, torch.device]:
     this process's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_choice, local_rank)
+    device = pick_device(device_choice, local_rank, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     if world_size == 1:
         return Shard(), device
     if not dist.is_initialized():
@@ -105,6 +114,21 @@ def join_process_group(device_choice: str) -> tuple[Shard, torch.device]:
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return Shard(dist.get_rank(), dist.get_world_size()), device
+
+
+@contextlib.contextmanager
+def local_main_first() -> Iterator[None]:
+    """Under torchrun, each machine's first process (LOCAL_RANK 0) fills the caches (downloads,
+    features) before the others on it read them, rather than all writing them at once."""
+    if not dist.is_initialized():
+        yield
+        return
+    first = int(os.environ.get("LOCAL_RANK", "0")) == 0
+    if not first:
+        dist.barrier()
+    yield
+    if first:
+        dist.barrier()
 
 
 def leave_process_group() -> None:
@@ -132,7 +156,7 @@ class CpuSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         dims = [0, *range(2, x.dim())]
         local = torch.cat([x.float().mean(dims), x.float().pow(2).mean(dims)])
         mean, mean_square = (all_reduce(local) / dist.get_world_size()).chunk(2)
-        var = mean_square - mean.pow(2)
+        var = (mean_square - mean.pow(2)).clamp_min(0)  # rounding can take it just below 0
         with torch.no_grad():
             count = x.numel() // x.shape[1] * dist.get_world_size()
             self.running_mean.lerp_(mean, self.momentum)
@@ -149,6 +173,8 @@ def sync_batch_norms(module: nn.Module, device: torch.device) -> nn.Module:
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     for name, child in module.named_children():
         if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if child.momentum is None or not child.affine or not child.track_running_stats:
+                raise ValueError(f"{name}: CpuSyncBatchNorm needs affine batch norm with running statistics and a momentum")
             synced = CpuSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
                                       child.track_running_stats)
             synced.load_state_dict(child.state_dict())

@@ -151,12 +151,13 @@ class Trainer:
     def generator_step(self) -> dict[str, torch.Tensor]:
         _, labels = self.random_batch()  # labels drawn from the data's class balance
         cond = labels if self.num_classes else None
+        # Frozen before its forward pass, so the backward pass skips the critic's weight gradients.
+        self.critic.requires_grad_(False)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             fake = self.augment(self.generator_train(self.random_latents(len(labels)), cond))
             # The critic itself: its gradients are not wanted here, so DDP must not wait for them.
             losses = generator_loss(self.train_config.loss, self.critic(fake, cond).float())
         total = losses.pop("total")
-        self.critic.requires_grad_(False)  # no critic gradients needed for the generator step
         self.opt_generator.zero_grad(set_to_none=True)
         total.backward()
         self.critic.requires_grad_(True)

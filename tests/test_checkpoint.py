@@ -1,0 +1,63 @@
+"""Checkpoints from elsewhere: a file crafted to run code is refused before any of it runs, and
+a newer format or a recipe that does not fit the weights is a clear error."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from ganaudio.checkpoint import FORMAT_VERSION, KIND, load_checkpoint
+from ganaudio.cli import main
+from ganaudio.errors import UserError
+
+
+class RunsCode:
+    """Unpickling this calls os.system: what a malicious checkpoint does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture
+def malicious(tmp_path):
+    marker = tmp_path / "payload-ran"
+    path = tmp_path / "checkpoint-0000001.pt"
+    torch.save({"kind": KIND, "format_version": FORMAT_VERSION, "generator": RunsCode(marker)}, path)
+    return path, marker
+
+
+def test_a_checkpoint_that_runs_code_is_refused_and_runs_nothing(malicious):
+    path, marker = malicious
+    with pytest.raises(UserError, match="refused: loading it would run posix.system"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", [["synth", "--checkpoint", "{path}", "--out", "{tmp}/x.wav"],
+                                     ["export", "{path}", "--out", "{tmp}/g.pt"],
+                                     ["evaluate", "--checkpoint", "{path}"]])
+def test_every_command_refuses_it_with_one_line(malicious, tmp_path, capsys, command):
+    path, marker = malicious
+    args = [arg.format(path=path, tmp=tmp_path) for arg in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refused" in err and not marker.exists()
+    assert not list(tmp_path.glob("x.wav")) and not list(tmp_path.glob("g.pt"))
+
+
+def test_resume_refuses_it_too(malicious, tmp_path, capsys):
+    path, marker = malicious
+    assert main(["train", "voice", "--out", str(path.parent), "--resume", "--set", "data.num_clips=20"]) == 2
+    assert "refused" in capsys.readouterr().err and not marker.exists()
+
+
+def test_a_newer_format_says_to_upgrade(tmp_path):
+    path = tmp_path / "new.pt"
+    torch.save({"kind": KIND, "format_version": FORMAT_VERSION + 1}, path)
+    with pytest.raises(UserError, match=f"written by a newer ganaudio \\(checkpoint format {FORMAT_VERSION + 1}"):
+        load_checkpoint(path)
