@@ -33,6 +33,10 @@ class BadAudioFile(UserError):
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
 
 
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 768_000  # Hz: below is not audio, above no recorder makes
+MAX_SECONDS = 600  # a file longer than this is a recording to cut into clips, not a clip
+
+
 def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
     """Read a file as mono float32 in [-1, 1] (channels averaged) and its sample rate.
 
@@ -44,6 +48,15 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
     if path.suffix.lower() == ".wav":
         _check_wav_not_truncated(path)
     try:
+        info = soundfile.info(path)
+        # Checked before reading: a header can claim any rate or length, and the samples of an
+        # hour at 1 MHz would not fit in memory.
+        if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+            raise BadAudioFile(path, "unusable sample rate", f"{info.samplerate} Hz; ganaudio reads "
+                               f"{MIN_SAMPLE_RATE:,}-{MAX_SAMPLE_RATE:,} Hz")
+        if info.frames > MAX_SECONDS * info.samplerate:
+            raise BadAudioFile(path, "too long", f"{info.frames / info.samplerate:.0f} s; ganaudio trains on "
+                               f"clips of up to {MAX_SECONDS // 60} minutes")
         samples, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
         raise BadAudioFile(path, "unreadable", str(err).splitlines()[0]) from None

@@ -7,6 +7,7 @@ caught, so a real bug keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -14,7 +15,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganaudio.errors import UserError
+from ganaudio.errors import TrainingStopped, UserError
+
+# Where the machine, not ganaudio, refused a read or write: one line and exit code 2.
+FILESYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
+                     errno.EISDIR, errno.ENAMETOOLONG}
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the subcommands that need it
     from ganaudio.data import Dataset
@@ -26,8 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except TrainingStopped as err:
+        print(f"ganaudio: {'stopped' if err.exit_code > 128 else 'error'}: {err}", file=sys.stderr)
+        return err.exit_code
     except UserError as err:
         print(f"ganaudio: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in FILESYSTEM_ERRORS:
+            raise
+        print(f"ganaudio: error: {err.filename or 'a file'}: {err.strerror}", file=sys.stderr)
         return 2
 
 
@@ -158,18 +171,23 @@ def run_train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides, data_root=args.data)
     run_dir = Path(args.out or recipe.output.dir or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out: {run_dir} is a file, not a folder")
     if args.resume and not list_checkpoints(run_dir):
         raise UserError(f"{run_dir}: no checkpoint to resume from")
     if not args.resume and list_checkpoints(run_dir):
         raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
     join_process_group(recipe.train.device)  # under torchrun; a no-op in one process
+    finished = False
     try:
         with local_main_first():
             dataset = load_dataset(recipe)
         preview = make_preview(recipe, dataset.feature_state, dataset.label_names)
-        return train_with(Trainer(recipe, dataset, run_dir, preview=preview), args, dataset)
+        code = train_with(Trainer(recipe, dataset, run_dir, preview=preview), args, dataset)
+        finished = True
+        return code
     finally:
-        leave_process_group()
+        leave_process_group(finished)
 
 
 def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset") -> int:
@@ -177,6 +195,7 @@ def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset")
     from ganaudio.checkpoint import BEST
     from ganaudio.models import count_parameters
     from ganaudio.plots import loss_curves
+    from ganaudio.train import read_metrics
 
     recipe, run_dir, main = trainer.recipe, trainer.run_dir, trainer.shard.is_main
     say = print if main else (lambda *_: None)
@@ -203,7 +222,7 @@ def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset")
     checkpoint = trainer.fit()
     if not main:
         return 0
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    rows = read_metrics(run_dir / "metrics.jsonl")
     losses = [row for row in rows if "critic/loss" in row]  # evaluation rows are plotted by the trainer
     if losses:
         loss_curves(losses, run_dir / "losses.png")

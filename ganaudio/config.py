@@ -212,6 +212,9 @@ class TrainConfig:
     # it off. It needs labelled data.
     eval_every: int = 0
     eval_samples: int = 200
+    # A NaN or Inf loss: "stop" ends the run naming the step, keeping the last good checkpoint;
+    # "skip" drops that update and counts it (train/skipped_steps; a device sync per update on GPU).
+    on_nan: Literal["stop", "skip"] = "stop"
 
     def validate(self, path: str) -> None:
         for key in ("critic_steps", "penalty_every", "batch_size", "steps", "log_every", "sample_every",
@@ -389,6 +392,10 @@ def _build_section(cls: Any, raw: Any, path: str) -> Any:
             known = ", ".join(names) if names else "none yet"
             raise UserError(f"{path}.{key}: unknown key (known keys: {known})")
     values = {key: _check_type(value, hints[key], f"{path}.{key}") for key, value in raw.items()}
+    for key, value in values.items():  # before validate(), which builds filterbanks from the sizes
+        limit = SIZE_LIMITS.get(f"{path}.{key}")
+        if limit is not None and value is not None and value > limit:
+            raise UserError(f"{path}.{key}: {value} is more than ganaudio supports (at most {limit:,})")
     section = cls(**values)
     if hasattr(section, "validate"):
         section.validate(path)
@@ -431,6 +438,17 @@ def _check_type(value: Any, hint: Any, path: str) -> Any:
             return str(value)
         raise UserError(f"{path}: must be a string, got {value!r}")
     raise TypeError(f"unsupported config type {hint} at {path}")
+
+
+# Sizes past which a recipe is a typo, not an experiment: refused before anything is allocated.
+SIZE_LIMITS = {
+    "data.num_clips": 100_000, "features.sample_rate": 192_000, "features.n_fft": 16_384,
+    "features.clip_seconds": 60.0, "features.griffin_lim_iters": 10_000, "model.latent_dim": 4096,
+    "model.width": 4096, "model.max_width": 4096, "model.depth": 12, "model.kernel_size": 63,
+    "train.batch_size": 65_536, "train.critic_steps": 100, "train.eval_samples": 100_000,
+    "output.grid_samples": 1024, "output.wav_samples": 1024, "train.steps": 10 ** 9,
+    "data.seed": 2 ** 63 - 1, "train.seed": 2 ** 63 - 1,  # what a torch.Generator takes
+}
 
 
 def _require(ok: bool, path: str, message: str) -> None:

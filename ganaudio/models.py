@@ -130,3 +130,16 @@ class Critic(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+MAX_PARAMETERS = 500_000_000  # generator + critic; the bundled digits recipe has 4.3M
+
+
+def check_model_size(config: ModelConfig, sample_shape: tuple[int, int, int], num_classes: int) -> None:
+    """Refuse networks too large to be meant, counting them on the meta device (no memory)."""
+    with torch.device("meta"):
+        size = count_parameters(Generator(config, sample_shape, num_classes)) + \
+            count_parameters(Critic(config, sample_shape, num_classes))
+    if size > MAX_PARAMETERS:
+        raise UserError(f"model: the generator and critic would have {size:,} parameters together "
+                        f"(at most {MAX_PARAMETERS:,}); lower model.width or model.max_width")

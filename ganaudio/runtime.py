@@ -92,6 +92,14 @@ class Shard:
             stacked /= self.world_size
         return dict(zip(values, stacked.tolist()))
 
+    def all_true(self, flags: torch.Tensor) -> torch.Tensor:
+        """Per position, whether `flags` is true on every process (one all-reduce)."""
+        if self.world_size == 1:
+            return flags
+        values = flags.float()
+        dist.all_reduce(values, op=dist.ReduceOp.MIN)
+        return values.bool()
+
     def agree(self, flag: bool, device: torch.device) -> bool:
         """True on every process when it is true on any (a stop decision all must share)."""
         if self.world_size == 1:
@@ -131,8 +139,13 @@ def local_main_first() -> Iterator[None]:
         dist.barrier()
 
 
-def leave_process_group() -> None:
+def leave_process_group(finished: bool = True) -> None:
+    """Leave the process group; after a finished run, all together (a process that left while
+    another still wrote its last checkpoint was seen to abort in Gloo's teardown). After an
+    error the others may be mid-step, so it leaves alone and torchrun stops the rest."""
     if dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -16,6 +16,9 @@ import copy
 import dataclasses
 import json
 import math
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -24,13 +27,14 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ganaudio.checkpoint import BEST, checkpoint_path, list_checkpoints, load_checkpoint, save_best_checkpoint, save_checkpoint
+from ganaudio.checkpoint import (BEST, checkpoint_path, list_checkpoints, load_checkpoint, remove_stale_temporaries,
+                                 save_best_checkpoint, save_checkpoint)
 from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.data import Dataset
 from ganaudio.diffaugment import DiffAugment
-from ganaudio.errors import UserError
+from ganaudio.errors import TrainingStopped, UserError
 from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
-from ganaudio.models import Critic, Generator
+from ganaudio.models import Critic, Generator, check_model_size
 from ganaudio.runtime import join_process_group, sync_batch_norms, use_bf16
 
 # (samples (n, 1, H, W) in [-1, 1], label indices (n,), file stem without extension) -> None
@@ -57,6 +61,33 @@ def tensorboard_writer(run_dir: Path) -> Iterator[Any]:
         writer.close()
 
 
+def all_finite(values: dict[str, torch.Tensor]) -> torch.Tensor:
+    """One boolean tensor, on the values' device: no sync until someone reads it."""
+    return torch.stack([torch.isfinite(v.detach()).all() for v in values.values()]).all()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The rows of a run's metrics.jsonl; a line a kill cut short is left out."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def trim_metrics(path: Path, step: int) -> None:
+    """Keep the rows up to `step` (a resumed run logs the steps after it again), atomically."""
+    if path.is_file():
+        text = "".join(json.dumps(row) + "\n" for row in read_metrics(path) if row.get("step", 0) <= step)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(text)
+        os.replace(temporary, path)
+
+
 class Trainer:
     """Builds the models from the dataset, trains them, and writes the run folder."""
 
@@ -78,6 +109,7 @@ class Trainer:
         self.samples = dataset.samples.to(self.device)
         self.labels = dataset.labels.to(self.device)
 
+        check_model_size(recipe.model, self.sample_shape, self.num_classes)
         torch.manual_seed(cfg.seed)  # model initialisation is the only use of the global RNG
         layout = torch.channels_last  # oneDNN (CPU) and cuDNN convolutions are fastest in it
         self.generator = Generator(recipe.model, self.sample_shape, self.num_classes).to(self.device, memory_format=layout)
@@ -104,6 +136,9 @@ class Trainer:
         self.ema_statistics_stale = True  # see refresh_ema_statistics
         self.evaluations: list[dict[str, float]] = []  # one row per evaluation, with its step
         self.best_score, self.best_step = math.inf, None  # BEST_BY and step of best.pt
+        self.finite_checks: list[tuple[int, torch.Tensor]] = []  # (step, losses finite) since the last check
+        self.skipped_updates = 0  # updates dropped for a NaN or Inf (train.on_nan: skip)
+        self.stop_signal: int | None = None  # SIGINT or SIGTERM received during fit()
 
     # ----- one training step -------------------------------------------------------------
     def random_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,7 +180,7 @@ class Trainer:
                 losses["critic/r1"] = penalty.detach()
         self.opt_critic.zero_grad(set_to_none=True)
         total.backward()
-        self.opt_critic.step()
+        self.apply_update(self.opt_critic, total)
         return {"critic/loss": total.detach(), **losses}
 
     def generator_step(self) -> dict[str, torch.Tensor]:
@@ -161,8 +196,20 @@ class Trainer:
         self.opt_generator.zero_grad(set_to_none=True)
         total.backward()
         self.critic.requires_grad_(True)
-        self.opt_generator.step()
+        self.apply_update(self.opt_generator, total)
         return {"gen/loss": total.detach(), **losses}
+
+    def apply_update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """optimizer.step(), except that with train.on_nan: skip an update whose loss or
+        gradients are NaN or Inf on any process is dropped and counted (a device sync)."""
+        if self.train_config.on_nan == "skip":
+            gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            finite = bool(torch.isfinite(loss)) and bool(torch.nn.utils.get_total_norm(gradients).isfinite())
+            if self.shard.agree(not finite, self.device):
+                self.skipped_updates += 1
+                optimizer.zero_grad(set_to_none=True)
+                return
+        optimizer.step()
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -228,49 +275,110 @@ class Trainer:
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> Path:
-        """Train up to train.steps (or train.max_minutes) and return the last checkpoint."""
+        """Train up to train.steps (or train.max_minutes) and return the last checkpoint.
+
+        SIGINT and SIGTERM end it after the current step with a checkpoint, and a NaN or Inf
+        loss (train.on_nan: stop) ends it naming the step; both raise TrainingStopped."""
         cfg = self.train_config
         main = self.shard.is_main
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.run_dir)
         started = time.perf_counter()
         last_checkpoint = None
         with contextlib.ExitStack() as stack:
-            log = stack.enter_context(open(self.run_dir / "metrics.jsonl", "a")) if main else None
+            stack.enter_context(self.stop_on_signals())
+            # A fresh run starts a fresh log; a resumed one goes on with the log resume() trimmed.
+            log = stack.enter_context(open(self.run_dir / "metrics.jsonl", "a" if self.step else "w")) if main else None
             board = stack.enter_context(tensorboard_writer(self.run_dir)) if main else None
             bar = stack.enter_context(tqdm(total=cfg.steps, initial=self.step, desc="training", unit="step",
                                            dynamic_ncols=True, disable=not main))
             while self.step < cfg.steps:
                 step_metrics = self.train_step()
+                self.finite_checks.append((self.step, all_finite(step_metrics)))
                 bar.update(1)
                 checkpoint_due = self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps
-                out_of_time = False
+                sample_due = self.step % cfg.sample_every == 0
+                eval_due = bool(cfg.eval_every) and self.step % cfg.eval_every == 0
                 # Metrics become numbers (a device sync, and an all-reduce under torchrun) only
-                # when they are logged or a checkpoint is due; the time limit is agreed on then.
-                if self.step % cfg.log_every == 0 or checkpoint_due:
+                # on the steps that log or use them; every process agrees on stopping then.
+                sync = self.step % cfg.log_every == 0 or checkpoint_due or sample_due or eval_due
+                out_of_time = False
+                if sync:
+                    self.check_finite()
                     metrics = self.shard.mean(step_metrics)
-                    if not all(math.isfinite(v) for v in metrics.values()):
-                        raise RuntimeError(f"training diverged at step {self.step}: {metrics}")
                     elapsed = time.perf_counter() - started
                     out_of_time = self.shard.agree(cfg.max_minutes is not None and elapsed > 60 * cfg.max_minutes,
                                                    self.device)
                     if main:
+                        if cfg.on_nan == "skip":
+                            metrics["train/skipped_updates"] = float(self.skipped_updates)
                         self.log_metrics(log, board, {"step": self.step, "seconds": round(elapsed, 2), **metrics})
                         bar.set_postfix({"D": f"{metrics['critic/loss']:.3f}", "G": f"{metrics['gen/loss']:.3f}",
                                          "W": f"{metrics['critic/wdist']:.3f}"}, refresh=False)
-                if main and self.step % cfg.sample_every == 0:
+                # One process decides alone; several agree on the synced steps only.
+                signalled = (sync or self.shard.world_size == 1) and self.shard.agree(self.stop_signal is not None,
+                                                                                       self.device)
+                if main and sample_due:
                     self.write_preview()
-                if main and cfg.eval_every and self.evaluate is not None and self.step % cfg.eval_every == 0:
+                if main and eval_due and self.evaluate is not None:
                     row = self.run_evaluation(time.perf_counter() - started)
                     self.log_metrics(log, board, row)
                     bar.write(f"step {self.step}: " + ", ".join(f"{k[5:]} {v:.3g}" for k, v in row.items() if k.startswith("eval/")))
-                if checkpoint_due or out_of_time:
+                if checkpoint_due or out_of_time or signalled:
                     last_checkpoint = self.save()
+                if signalled:
+                    name = signal.Signals(self.stop_signal or signal.SIGTERM).name
+                    raise TrainingStopped(f"{name} at step {self.step}: saved {last_checkpoint}; resume with: "
+                                          f"ganaudio train {self.run_dir / 'recipe.yaml'} --out {self.run_dir} --resume",
+                                          exit_code=128 + int(self.stop_signal or signal.SIGTERM))
                 if out_of_time:
                     break
         if main and self.step % cfg.sample_every:
             self.write_preview()
         return last_checkpoint or self.save()
+
+    @contextlib.contextmanager
+    def stop_on_signals(self) -> Iterator[None]:
+        """SIGINT (Ctrl-C) and SIGTERM (kill, a scheduler's preemption) ask the loop to stop
+        after the current step with a checkpoint; a second one acts at once (checkpoints are
+        written atomically, so that loses nothing saved). Only the main thread can set handlers."""
+        self.stop_signal = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+        def ask_to_stop(number: int, frame: Any) -> None:
+            self.stop_signal = number
+            for other, handler in previous.items():
+                signal.signal(other, handler)
+
+        for number in previous:
+            signal.signal(number, ask_to_stop)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def check_finite(self) -> None:
+        """With train.on_nan: stop, end the run at the first step since the last check whose
+        losses were NaN or Inf on any process; the checkpoints written so far are all finite."""
+        if not self.finite_checks:
+            return
+        steps = [step for step, _ in self.finite_checks]
+        finite = self.shard.all_true(torch.stack([flag for _, flag in self.finite_checks]))
+        self.finite_checks = []
+        if self.train_config.on_nan == "stop" and not bool(finite.all()):
+            first = steps[int((~finite).nonzero()[0])]
+            raise TrainingStopped(f"training diverged at step {first}: a loss was NaN or Inf; {self.last_good()}; "
+                                  f"resume from it with --resume, perhaps with lower learning rates, or set "
+                                  f"train.on_nan: skip to skip such updates")
+
+    def last_good(self) -> str:
+        found = list_checkpoints(self.run_dir)
+        return f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was written before it"
 
     @staticmethod
     def log_metrics(log: Any, board: Any, row: dict[str, float]) -> None:
@@ -303,9 +411,14 @@ class Trainer:
 
     # ----- checkpoints -------------------------------------------------------------------
     def save(self) -> Path:
-        """Write a checkpoint (the main process only; the others return its path)."""
+        """Write a checkpoint (the main process only; the others return its path), never one
+        with NaN or Inf losses since the last check or in the weights."""
+        self.check_finite()
         if not self.shard.is_main:
             return checkpoint_path(self.run_dir, self.step)
+        if not bool(all_finite(dict(self.generator.named_parameters()) | dict(self.critic.named_parameters()))):
+            raise TrainingStopped(f"training diverged by step {self.step}: the weights hold NaN or Inf; "
+                                  f"{self.last_good()}; resume from it with --resume, perhaps with lower learning rates")
         return save_checkpoint(self.run_dir, self.step, self.payload(), keep=self.train_config.keep_checkpoints)
 
     def payload(self) -> dict[str, Any]:
@@ -319,6 +432,7 @@ class Trainer:
             "opt_critic": self.opt_critic.state_dict(),
             "rng": self.rng.get_state(),
             "critic_updates": self.critic_updates,
+            "skipped_updates": self.skipped_updates,
             "recipe": self.recipe.to_dict(),
             "recipe_name": self.recipe.name,
             "feature_state": self.feature_state,
@@ -340,22 +454,28 @@ class Trainer:
         if (saved.model, saved_features, saved.data) != (self.recipe.model, self.recipe.features, self.recipe.data):
             raise UserError(f"{found[-1]}: was trained with other data, feature or model settings "
                             f"than this recipe; resume with the run's own recipe.yaml")
-        self.generator.load_state_dict(state["generator"])
-        self.generator_ema.load_state_dict(state["generator_ema"])
-        self.critic.load_state_dict(state["critic"])
-        self.opt_generator.load_state_dict(state["opt_generator"])
-        self.opt_critic.load_state_dict(state["opt_critic"])
-        self.rng.set_state(state["rng"])
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.generator_ema.load_state_dict(state["generator_ema"])
+            self.critic.load_state_dict(state["critic"])
+            self.opt_generator.load_state_dict(state["opt_generator"])
+            self.opt_critic.load_state_dict(state["opt_critic"])
+            self.rng.set_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise UserError(f"{found[-1]}: its weights do not fit the model its recipe describes "
+                            f"({str(err).splitlines()[0][:120]})") from None
         self.step = int(state["step"])
         self.critic_updates = int(state["critic_updates"])
+        self.skipped_updates = int(state.get("skipped_updates", 0))
         self.ema_statistics_stale = False  # saved after a refresh
+        if self.shard.is_main:
+            trim_metrics(self.run_dir / "metrics.jsonl", self.step)
         self.restore_evaluations()
         return self.step
 
     def restore_evaluations(self) -> None:
         """Bring back the evaluation history (for the plot) and the best score (for best.pt)."""
-        log = self.run_dir / "metrics.jsonl"
-        rows = [json.loads(line) for line in log.read_text().splitlines() if line] if log.is_file() else []
+        rows = read_metrics(self.run_dir / "metrics.jsonl")
         self.evaluations = [row for row in rows if BEST_BY in row and row["step"] <= self.step]
         best = self.run_dir / BEST
         if best.is_file():

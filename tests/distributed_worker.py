@@ -35,7 +35,7 @@ def main() -> None:
     out, overrides = Path(sys.argv[1]), [arg for arg in sys.argv[2:] if arg != "--set"]
     result = record(overrides, out / "run")
     torch.save(result, out / f"rank{result['rank']}.pt")
-    leave_process_group()
+    leave_process_group(finished=True)
 
 
 if __name__ == "__main__":
