@@ -13,6 +13,8 @@ Sections (--sections, all by default):
   `train.loss: wgan-gp` both take the gradient penalty too; DiffAugment is left out of the
   reference (the bundled recipes do not use it). Rows take turns (--rounds rounds of --steps steps each) so
   a noisy neighbour hits them alike; the median round is reported.
+- profile: torch.profiler's table of the operators that took the most CPU time over --steps
+  trainer steps.
 - phases: the milliseconds of one Trainer step by phase (data, critic update, penalty,
   generator update, EMA), each the best of --steps calls.
 - sizes: step time at 64x64, 64x128 and 128x128 random samples (networks sized from them) and
@@ -31,7 +33,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -191,6 +192,22 @@ def reference_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace
         print(f"| {name} | {1000 * value:.0f} | {per_step / value:.0f} | {base / value:.2f}x |")
 
 
+def profile_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(recipe, dataset, run_dir)
+        for _ in range(5):
+            trainer.train_step()
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+        with profile(activities=activities) as profiler:
+            for _ in range(args.steps):
+                trainer.train_step()
+            wait_for_device()
+    print(f"\n### {recipe.name}: operators by CPU time over {args.steps} trainer steps (torch.profiler)")
+    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40))
+
+
 def best_ms(fn, repeats: int) -> float:
     fn()
     times = []
@@ -300,9 +317,15 @@ def memory_section(recipe: Recipe, dataset: Dataset, args: argparse.Namespace) -
         if args.data:
             command += ["--data", args.data]
         started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # wait4: this child's own peak, not that of every child this process ever had (the
+        # compile section's compiler workers would count otherwise).
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
         minutes = (time.perf_counter() - started) / 60
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+        if child.returncode:
+            sys.exit(f"training failed with exit code {child.returncode}")
+    peak = usage.ru_maxrss / 1024  # KiB on Linux
     print(f"`ganaudio train {args.recipe}` for {args.memory_steps} steps (with its samples, checkpoints and "
           f"evaluations; {minutes:.1f} minutes): peak resident memory {peak:.0f} MiB")
 
@@ -332,8 +355,8 @@ def main() -> None:
     parser.add_argument("--recipe", default="digits")
     parser.add_argument("--data", help="the recipe's data (FSDD recordings/ or the MNIST folder)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="recipe override, repeatable")
-    parser.add_argument("--sections", nargs="+", default=["reference", "phases", "sizes", "compile", "memory"],
-                        choices=["reference", "phases", "sizes", "compile", "memory"])
+    parser.add_argument("--sections", nargs="+", default=["reference", "profile", "phases", "sizes", "compile", "memory"],
+                        choices=["reference", "profile", "phases", "sizes", "compile", "memory"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=10, help="steps per round (reference, sizes), or repeats (phases)")
     parser.add_argument("--rounds", type=int, default=5)
@@ -346,7 +369,7 @@ def main() -> None:
     print(f"{recipe.name}: {len(dataset)} samples of {dataset.sample_shape}, batch {recipe.train.batch_size}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, device {args.device}")
-    sections = {"reference": reference_section, "phases": phases_section, "sizes": sizes_section,
+    sections = {"reference": reference_section, "profile": profile_section, "phases": phases_section, "sizes": sizes_section,
                 "compile": compile_section, "memory": memory_section}
     for name in args.sections:
         sections[name](recipe, dataset, args)
