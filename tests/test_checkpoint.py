@@ -61,3 +61,23 @@ def test_a_newer_format_says_to_upgrade(tmp_path):
     torch.save({"kind": KIND, "format_version": FORMAT_VERSION + 1}, path)
     with pytest.raises(UserError, match=f"written by a newer ganaudio \\(checkpoint format {FORMAT_VERSION + 1}"):
         load_checkpoint(path)
+
+
+def test_weights_that_do_not_fit_their_recipe_are_a_clear_error(tmp_path, capsys):
+    from ganaudio.data import load_dataset
+    from ganaudio.train import Trainer
+    from tests.test_train import tiny_voice
+
+    recipe = tiny_voice()
+    path = Trainer(recipe, load_dataset(recipe), tmp_path / "run").fit()
+    state = torch.load(path, weights_only=True)
+    state["recipe"]["model"]["width"] = 8  # the weights stay width 4
+    torch.save(state, path)
+    capsys.readouterr()  # the training progress bar
+    assert main(["synth", "--checkpoint", str(path), "--out", str(tmp_path / "x.wav")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "weights do not fit the model its recipe describes" in err
+    wider = tiny_voice("model.width=8")
+    with pytest.raises(UserError, match="weights do not fit the model its recipe describes"):
+        Trainer(wider, load_dataset(wider), tmp_path / "run").resume()
+    assert not (tmp_path / "x.wav").exists()
