@@ -124,7 +124,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.generator_train = DistributedDataParallel(self.generator, device_ids=ids, broadcast_buffers=False)
             self.critic_train = DistributedDataParallel(self.critic, device_ids=ids, broadcast_buffers=False)
-        # Fused Adam: one kernel for all parameters; 1.1x faster steps on 2 CPU cores (BENCHMARKS.md).
+        # Fused Adam: one kernel for all parameters; 1.03-1.05x faster steps on 2 CPU cores (BENCHMARKS.md).
         self.opt_generator = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_generator,
                                               betas=(cfg.beta1, cfg.beta2), fused=True)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic,
