@@ -140,7 +140,7 @@ def remove_stale_temporaries(run_dir: Path) -> None:
     process still running)."""
     for path in run_dir.iterdir():
         match = STALE.match(path.name)
-        if match and not process_is_running(int(match.group(2))):
+        if match and not process_is_running(min(int(match.group(2)), 2 ** 31 - 1)):
             path.unlink(missing_ok=True)
 
 

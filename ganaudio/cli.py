@@ -186,6 +186,9 @@ def run_train(args: argparse.Namespace) -> int:
         code = train_with(Trainer(recipe, dataset, run_dir, preview=preview), args, dataset)
         finished = True
         return code
+    except TrainingStopped:
+        finished = True  # every process stops at the same agreed step, so they can leave together
+        raise
     finally:
         leave_process_group(finished)
 

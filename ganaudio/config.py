@@ -122,6 +122,8 @@ class FeatureConfig:
         _require(self.fmin < self.mel_fmax, f"{path}.fmin", f"must be below fmax ({self.mel_fmax:g})")
         _require(self.frames >= 4, f"{path}.clip_seconds",
                  f"gives only {self.frames} frames at hop_length {self.hop_length}; need at least 4")
+        _require(self.frames <= 4096, f"{path}.hop_length",
+                 f"gives {self.frames} frames for a {self.clip_seconds:g} s clip; ganaudio supports at most 4,096")
         self._require_invertible_filterbank(path)
 
     def _require_invertible_filterbank(self, path: str) -> None:
@@ -213,7 +215,7 @@ class TrainConfig:
     eval_every: int = 0
     eval_samples: int = 200
     # A NaN or Inf loss: "stop" ends the run naming the step, keeping the last good checkpoint;
-    # "skip" drops that update and counts it (train/skipped_steps; a device sync per update on GPU).
+    # "skip" drops that update and counts it (train/skipped_updates; a device sync per update on GPU).
     on_nan: Literal["stop", "skip"] = "stop"
 
     def validate(self, path: str) -> None:

@@ -306,6 +306,7 @@ class Trainer:
                 out_of_time = False
                 if sync:
                     self.check_finite()
+                    self.check_weights()
                     metrics = self.shard.mean(step_metrics)
                     elapsed = time.perf_counter() - started
                     out_of_time = self.shard.agree(cfg.max_minutes is not None and elapsed > 60 * cfg.max_minutes,
@@ -319,9 +320,10 @@ class Trainer:
                 # One process decides alone; several agree on the synced steps only.
                 signalled = (sync or self.shard.world_size == 1) and self.shard.agree(self.stop_signal is not None,
                                                                                        self.device)
-                if main and sample_due:
+                # Signalled: straight to the checkpoint (schedulers kill soon after their signal).
+                if main and sample_due and not signalled:
                     self.write_preview()
-                if main and eval_due and self.evaluate is not None:
+                if main and eval_due and self.evaluate is not None and not signalled:
                     row = self.run_evaluation(time.perf_counter() - started)
                     self.log_metrics(log, board, row)
                     bar.write(f"step {self.step}: " + ", ".join(f"{k[5:]} {v:.3g}" for k, v in row.items() if k.startswith("eval/")))
@@ -376,6 +378,15 @@ class Trainer:
                                   f"resume from it with --resume, perhaps with lower learning rates, or set "
                                   f"train.on_nan: skip to skip such updates")
 
+    def check_weights(self) -> None:
+        """End the run if any weight or batch-norm statistic of the three networks is NaN or Inf
+        (identical on every process, so each checks its own: no collective)."""
+        tensors = {f"{net}.{name}": value for net in ("generator", "generator_ema", "critic")
+                   for name, value in getattr(self, net).state_dict().items() if value.is_floating_point()}
+        if not bool(all_finite(tensors)):
+            raise TrainingStopped(f"training diverged by step {self.step}: the weights hold NaN or Inf; "
+                                  f"{self.last_good()}; resume from it with --resume, perhaps with lower learning rates")
+
     def last_good(self) -> str:
         found = list_checkpoints(self.run_dir)
         return f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was written before it"
@@ -395,7 +406,8 @@ class Trainer:
         so far. Returns the metrics.jsonl row."""
         samples, labels = self.sample(self.train_config.eval_samples, seed=EVAL_SEED)
         row = {"step": self.step, "seconds": round(elapsed, 2), **self.evaluate(samples, labels)}
-        self.evaluations.append(row)
+        # A resumed run evaluates a step again when best.pt was newer than its checkpoint.
+        self.evaluations = [r for r in self.evaluations if r["step"] != self.step] + [row]
         if row[BEST_BY] < self.best_score:
             self.best_score, self.best_step = row[BEST_BY], self.step
             save_best_checkpoint(self.run_dir, self.step, {**self.payload(), "evaluation": row})
@@ -414,11 +426,9 @@ class Trainer:
         """Write a checkpoint (the main process only; the others return its path), never one
         with NaN or Inf losses since the last check or in the weights."""
         self.check_finite()
+        self.check_weights()
         if not self.shard.is_main:
             return checkpoint_path(self.run_dir, self.step)
-        if not bool(all_finite(dict(self.generator.named_parameters()) | dict(self.critic.named_parameters()))):
-            raise TrainingStopped(f"training diverged by step {self.step}: the weights hold NaN or Inf; "
-                                  f"{self.last_good()}; resume from it with --resume, perhaps with lower learning rates")
         return save_checkpoint(self.run_dir, self.step, self.payload(), keep=self.train_config.keep_checkpoints)
 
     def payload(self) -> dict[str, Any]:
@@ -461,6 +471,12 @@ class Trainer:
             self.opt_generator.load_state_dict(state["opt_generator"])
             self.opt_critic.load_state_dict(state["opt_critic"])
             self.rng.set_state(state["rng"])
+            # Adam's state carries the saved lr and betas; the recipe's win, so a run resumed
+            # with lower learning rates (after a NaN, say) really uses them.
+            cfg = self.train_config
+            for optimizer, lr in ((self.opt_generator, cfg.lr_generator), (self.opt_critic, cfg.lr_critic)):
+                for group in optimizer.param_groups:
+                    group["lr"], group["betas"] = lr, (cfg.beta1, cfg.beta2)
         except (KeyError, RuntimeError, ValueError) as err:
             raise UserError(f"{found[-1]}: its weights do not fit the model its recipe describes "
                             f"({str(err).splitlines()[0][:120]})") from None

@@ -36,18 +36,35 @@ def train_command(out: Path, *overrides: str) -> list[str]:
     return command
 
 
-def start(command: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+class Run:
+    """A training process whose stderr goes to a file (a pipe nobody reads could fill up)."""
+
+    def __init__(self, command: list[str], log: Path):
+        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+        self.log = log
+        with open(log, "w") as stderr:
+            self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def wait(self, timeout: float = 120) -> int:
+        return self.process.wait(timeout=timeout)
+
+    @property
+    def stderr(self) -> str:
+        return self.log.read_text()
 
 
-def wait_for_checkpoint_after(out: Path, step: int, process: subprocess.Popen, timeout: float = 120) -> None:
+def start(command: list[str]) -> Run:
+    log = Path(command[command.index("--out") + 1]).parent / f"stderr-{time.monotonic_ns()}.log"
+    return Run(command, log)
+
+
+def wait_for_checkpoint_after(out: Path, step: int, run: Run, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = list_checkpoints(out)
         if found and int(found[-1].stem.split("-")[1]) > step:
             return
-        assert process.poll() is None, process.stderr.read()
+        assert run.process.poll() is None, run.stderr
         time.sleep(0.05)
     raise AssertionError("training made no checkpoint in time")
 
@@ -72,14 +89,14 @@ def test_kill_9_at_random_moments_never_leaves_a_broken_checkpoint(tmp_path):
         process = start(train_command(out, *settings) + (["--resume"] if before else []))
         wait_for_checkpoint_after(out, before, process)
         time.sleep(moments.uniform(0, 0.4))
-        process.kill()
+        process.process.kill()
         process.wait()
         for path in list_checkpoints(out):
             assert load_checkpoint(path)["step"] == int(path.stem.split("-")[1])
         assert all(row["step"] >= 1 for row in read_metrics(out / "metrics.jsonl"))
     last = newest_step(out)
     finish = start(train_command(out, *settings[1:], f"train.steps={last + 3}") + ["--resume"])
-    assert finish.wait(timeout=120) == 0, finish.stderr.read()
+    assert finish.wait() == 0, finish.stderr
     assert newest_step(out) == last + 3
     assert not list(out.glob(".*.tmp"))  # what the kills left half-written is gone
     steps = [row["step"] for row in read_metrics(out / "metrics.jsonl") if "critic/loss" in row]
@@ -92,16 +109,16 @@ def test_sigint_and_sigterm_save_a_checkpoint_and_say_how_to_resume(tmp_path, nu
     settings = ["train.steps=100000", "train.checkpoint_every=50", "train.sample_every=100000"]
     process = start(train_command(out, *settings))
     wait_for_checkpoint_after(out, 0, process)
-    process.send_signal(number)
+    process.process.send_signal(number)
     assert process.wait(timeout=60) == code
-    err = process.stderr.read()
+    err = process.stderr
     message = error_lines(err)
     assert len(message) == 1 and "Traceback" not in err
     step = newest_step(out)
     assert f"{signal.Signals(number).name} at step {step}: saved" in message[0] and "--resume" in message[0]
     assert load_checkpoint(list_checkpoints(out)[-1])["step"] == step
     resumed = start(train_command(out, *settings[1:], f"train.steps={step + 2}") + ["--resume"])
-    assert resumed.wait(timeout=120) == 0, resumed.stderr.read()
+    assert resumed.wait() == 0, resumed.stderr
     assert newest_step(out) == step + 2
 
 
@@ -177,3 +194,27 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_checkpoint(tmp_path,
     assert load_checkpoint(out / "checkpoint-0000002.pt")["step"] == 2
     assert not list(out.glob(".*.tmp"))
     json.dumps(read_metrics(out / "metrics.jsonl"))
+
+
+def test_nan_weights_with_finite_losses_are_caught_before_any_checkpoint(tmp_path):
+    """A NaN batch-norm statistic leaves the training losses finite (training normalises by the
+    batch) but would poison every sample: the weight check stops the run first."""
+    recipe = tiny_voice()
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    norm = next(m for m in trainer.generator.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    norm.running_mean[0] = float("nan")
+    with pytest.raises(TrainingStopped, match="training diverged by step 1: the weights hold NaN or Inf; "
+                                              "no checkpoint was written before it"):
+        trainer.fit()
+    assert not list_checkpoints(tmp_path)
+
+
+def test_resume_takes_the_recipes_learning_rates(tmp_path):
+    recipe = tiny_voice()
+    Trainer(recipe, load_dataset(recipe), tmp_path).fit()
+    slower = tiny_voice("train.lr_critic=1e-5", "train.lr_generator=2e-5", "train.beta2=0.9", "train.steps=5")
+    resumed = Trainer(slower, load_dataset(slower), tmp_path)
+    resumed.resume()
+    assert [g["lr"] for g in resumed.opt_critic.param_groups] == [1e-5]
+    assert [g["lr"] for g in resumed.opt_generator.param_groups] == [2e-5]
+    assert resumed.opt_critic.param_groups[0]["betas"] == (0.0, 0.9)
