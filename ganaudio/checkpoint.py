@@ -132,7 +132,17 @@ def save_atomically(payload: dict[str, Any], path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-STALE = re.compile(r"^\.(checkpoint-\d{7}\.pt|best\.pt|metrics\.jsonl)\.(\d+)\.tmp$")
+def write_text_atomically(path: Path, text: str) -> None:
+    """The text-file twin of save_atomically (recipe.yaml, metrics.jsonl, JSON reports)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+STALE = re.compile(r"^\.(checkpoint-\d{7}\.pt|best\.pt|metrics\.jsonl|recipe\.yaml)\.(\d+)\.tmp$")
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:

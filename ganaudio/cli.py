@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -195,7 +194,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset") -> int:
     """The rest of `ganaudio train`; under torchrun every process trains and the main one writes."""
-    from ganaudio.checkpoint import BEST
+    from ganaudio.checkpoint import BEST, write_text_atomically
     from ganaudio.models import count_parameters
     from ganaudio.plots import loss_curves
     from ganaudio.train import read_metrics
@@ -272,6 +271,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from ganaudio.checkpoint import write_text_atomically
     from ganaudio.evaluate import evaluate_checkpoint
 
     if args.n is not None and args.n < 20:
@@ -346,15 +346,6 @@ def torch_threads() -> int:
     import torch
 
     return torch.get_num_threads()
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def plot_examples(recipe, dataset, path: str, count: int = 16):

@@ -16,7 +16,6 @@ import copy
 import dataclasses
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -28,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ganaudio.checkpoint import (BEST, checkpoint_path, list_checkpoints, load_checkpoint, remove_stale_temporaries,
-                                 save_best_checkpoint, save_checkpoint)
+                                 save_best_checkpoint, save_checkpoint, write_text_atomically)
 from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.data import Dataset
 from ganaudio.diffaugment import DiffAugment
@@ -82,10 +81,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 def trim_metrics(path: Path, step: int) -> None:
     """Keep the rows up to `step` (a resumed run logs the steps after it again), atomically."""
     if path.is_file():
-        text = "".join(json.dumps(row) + "\n" for row in read_metrics(path) if row.get("step", 0) <= step)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(text)
-        os.replace(temporary, path)
+        write_text_atomically(path, "".join(json.dumps(row) + "\n" for row in read_metrics(path)
+                                            if row.get("step", 0) <= step))
 
 
 class Trainer:
