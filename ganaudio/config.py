@@ -22,7 +22,17 @@ import yaml
 
 from ganaudio.errors import UserError
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def bundled_recipes_dir(package: Path) -> Path:
+    """The recipes a bare name (`digits`) refers to. An installed wheel carries them inside the
+    package (pyproject.toml maps the repository's recipes/ to ganaudio/recipes); a checkout
+    and its editable install read the repository's recipes/ itself, the files users copy."""
+    installed = package / "recipes"
+    return installed if installed.is_dir() else package.parent / "recipes"
+
+
+RECIPES_DIR = bundled_recipes_dir(Path(__file__).resolve().parent)
 
 
 @dataclass(frozen=True)
@@ -324,7 +334,8 @@ def resolve_recipe_path(source: str | Path) -> Path:
     bundled = RECIPES_DIR / f"{path.stem}.yaml"
     if path.suffix in ("", ".yaml") and path.parent == Path(".") and bundled.is_file():
         return bundled
-    raise UserError(f"{source}: recipe file not found")
+    names = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+    raise UserError(f"{source}: recipe file not found (bundled recipes, by name: {names})")
 
 
 def _read_yaml_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ganaudio.checkpoint import list_checkpoints, load_checkpoint
+from ganaudio.config import load_recipe
 from ganaudio.runtime import Shard
 from tests.distributed_worker import record
 
@@ -50,10 +51,17 @@ def test_two_processes_follow_one_process_of_the_same_global_batch(tmp_path):
     # DDP averages the two half-batch gradients into the whole batch's.
     for name, gradient in single["gradients"].items():
         assert torch.allclose(ranks[0]["gradients"][name], gradient, rtol=1e-3, atol=1e-6), name
-    for two, one in zip(ranks[0]["metrics"], single["metrics"]):
+    # Under WGAN the critic's output bias has a gradient of exactly zero in theory, so its
+    # gradient is rounding noise, which Adam turns into steps of about lr either way: the critic's
+    # scores may drift apart by a constant of up to lr per critic update. The critic's losses are
+    # differences of scores and cancel it; the generator's loss, -mean(scores), carries it.
+    recipe = load_recipe("voice", OVERRIDES)
+    drift_per_step = recipe.train.critic_steps * recipe.train.lr_critic
+    for step, (two, one) in enumerate(zip(ranks[0]["metrics"], single["metrics"]), start=1):
         assert two.keys() == one.keys() and {"critic/gp", "critic/r1"} <= one.keys()
         for key in one:
-            assert two[key] == pytest.approx(one[key], rel=1e-3, abs=1e-4), key
+            drift = step * drift_per_step if key.startswith("gen/") else 0.0
+            assert two[key] == pytest.approx(one[key], rel=1e-3, abs=1e-4 + drift), key
     # Adam's first steps move every weight by about lr whatever its gradient's size, so weights
     # whose gradient is rounding noise may step the other way: equal within a few steps of lr.
     for key, value in single["generator"].items():
