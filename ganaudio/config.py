@@ -29,7 +29,10 @@ def bundled_recipes_dir(package: Path) -> Path:
     package (pyproject.toml maps the repository's recipes/ to ganaudio/recipes); a checkout
     and its editable install read the repository's recipes/ itself, the files users copy."""
     installed = package / "recipes"
-    return installed if installed.is_dir() else package.parent / "recipes"
+    checkout = package.parent
+    if installed.is_dir() or not (checkout / "pyproject.toml").is_file():
+        return installed
+    return checkout / "recipes"
 
 
 RECIPES_DIR = bundled_recipes_dir(Path(__file__).resolve().parent)

@@ -94,8 +94,7 @@ def test_base_loop_and_missing_file_are_user_errors(tmp_path):
     write_recipe(tmp_path, {"base": "a.yaml"}, "b.yaml")
     with pytest.raises(UserError, match="loop"):
         load_recipe(tmp_path / "a.yaml")
-    with pytest.raises(UserError, match="recipe file not found .bundled recipes, by name: "
-                                         "digits, digits-gpu, mnist, voice"):
+    with pytest.raises(UserError, match=r"recipe file not found \(bundled recipes, by name: .*\bvoice\b"):
         load_recipe(tmp_path / "missing.yaml")
     (tmp_path / "broken.yaml").write_text("data: [unclosed")
     with pytest.raises(UserError, match="cannot read recipe"):

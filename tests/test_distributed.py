@@ -52,11 +52,12 @@ def test_two_processes_follow_one_process_of_the_same_global_batch(tmp_path):
     for name, gradient in single["gradients"].items():
         assert torch.allclose(ranks[0]["gradients"][name], gradient, rtol=1e-3, atol=1e-6), name
     # Under WGAN the critic's output bias has a gradient of exactly zero in theory, so its
-    # gradient is rounding noise, which Adam turns into steps of about lr either way: the critic's
-    # scores may drift apart by a constant of up to lr per critic update. The critic's losses are
+    # gradient is rounding noise, which Adam turns into steps of about lr either way: in each run
+    # the bias may move by about lr per critic update, in opposite directions, so the two runs'
+    # scores may drift apart by a constant of about 2 lr per update. The critic's losses are
     # differences of scores and cancel it; the generator's loss, -mean(scores), carries it.
     recipe = load_recipe("voice", OVERRIDES)
-    drift_per_step = recipe.train.critic_steps * recipe.train.lr_critic
+    drift_per_step = 2 * recipe.train.critic_steps * recipe.train.lr_critic
     for step, (two, one) in enumerate(zip(ranks[0]["metrics"], single["metrics"]), start=1):
         assert two.keys() == one.keys() and {"critic/gp", "critic/r1"} <= one.keys()
         for key in one:
