@@ -38,6 +38,21 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(p for p in run_dir.iterdir() if NAME.match(p.name))
 
 
+def resolve_checkpoint(path: Path | str) -> Path:
+    """A checkpoint file as given; for a run folder its best.pt (lowest evaluation Frechet
+    distance) when it has one, else its newest checkpoint. Every API that loads a model takes
+    either, as the CLI does."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    if (path / BEST).is_file():
+        return path / BEST
+    found = list_checkpoints(path)
+    if not found:
+        raise UserError(f"{path}: no checkpoint in this folder")
+    return found[-1]
+
+
 def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
     """Write atomically, then prune to the newest `keep`."""
     path = checkpoint_path(run_dir, step)
@@ -94,7 +109,7 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
     """Write the EMA generator of a training checkpoint, with what sampling needs, as a small
     generator file; `half` stores the weights in float16 (half the size, inaudible here).
     `griffin_lim_iters` replaces the recipe's inversion setting, which only synthesis uses."""
-    state = load_checkpoint(checkpoint)
+    state = load_checkpoint(resolve_checkpoint(checkpoint))
     if griffin_lim_iters is not None:
         if griffin_lim_iters <= 0:
             raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")

@@ -236,13 +236,14 @@ def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset")
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from ganaudio.checkpoint import resolve_checkpoint
     from ganaudio.synth import Synthesizer, plot_generated
 
     if args.n <= 0:
         raise UserError(f"--n: must be at least 1, got {args.n}")
     if args.plot:
         check_out_file(Path(args.plot), "--plot", ".png")
-    checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     synthesizer = Synthesizer.from_checkpoint(checkpoint, device=args.device, griffin_lim_iters=args.griffin_lim_iters)
     generated = synthesizer.generate(args.n, labels=args.label, seed=args.seed)
     paths = synthesizer.save(generated, args.out)
@@ -259,19 +260,19 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ganaudio.checkpoint import export_generator
+    from ganaudio.checkpoint import export_generator, resolve_checkpoint
 
     out = Path(args.out)
     if out.suffix != ".pt":
         raise UserError(f"{out}: the exported generator is a .pt file")
-    source = run_checkpoint(Path(args.checkpoint))
+    source = resolve_checkpoint(args.checkpoint)
     export_generator(source, out, griffin_lim_iters=args.griffin_lim_iters)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {source}")
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ganaudio.checkpoint import write_text_atomically
+    from ganaudio.checkpoint import resolve_checkpoint, write_text_atomically
     from ganaudio.evaluate import evaluate_checkpoint
 
     if args.n is not None and args.n < 20:
@@ -279,7 +280,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         json_path = Path(args.json)
         check_out_file(json_path, "--json", ".json")
-    checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     evaluation = evaluate_checkpoint(checkpoint, n=args.n, data_root=args.data, device=args.device, seed=args.seed)
     print(f"{checkpoint or 'the bundled digits model'}:")
     print(evaluation.table())
@@ -295,13 +296,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_augment(args: argparse.Namespace) -> int:
     from ganaudio.augment import SyntheticClips, quality_filter, require_new_folder, write_labelled_folder
+    from ganaudio.checkpoint import resolve_checkpoint
     from ganaudio.config import with_data_root
 
     if args.per_class <= 0:
         raise UserError(f"--per-class: must be at least 1, got {args.per_class}")
     out = Path(args.out)
     require_new_folder(out)  # before any work
-    checkpoint = run_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
     synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device)
     keep = None
@@ -317,21 +319,6 @@ def run_augment(args: argparse.Namespace) -> int:
         print(f"quality filter dropped {int((~keep).sum())} of {len(keep)}: "
               + ", ".join(f"{name} {count}" for name, count in dropped.items()))
     return 0
-
-
-def run_checkpoint(path: Path) -> Path:
-    """A checkpoint file as given; for a run folder its best.pt (lowest evaluation Frechet
-    distance) when it has one, else its newest checkpoint."""
-    from ganaudio.checkpoint import BEST, list_checkpoints
-
-    if not path.is_dir():
-        return path
-    if (path / BEST).is_file():
-        return path / BEST
-    found = list_checkpoints(path)
-    if not found:
-        raise UserError(f"{path}: no checkpoint in this folder")
-    return found[-1]
 
 
 def check_out_file(path: Path, option: str, suffix: str) -> None:

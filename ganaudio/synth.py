@@ -16,7 +16,7 @@ from typing import Protocol, Sequence
 import torch
 
 from ganaudio.audio import normalize_level, write_wav
-from ganaudio.checkpoint import GENERATOR_KIND, KIND, load_checkpoint
+from ganaudio.checkpoint import GENERATOR_KIND, KIND, load_checkpoint, resolve_checkpoint
 from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures, decode_images
@@ -89,13 +89,15 @@ class Synthesizer:
     @classmethod
     def from_checkpoint(cls, path: Path | str | None = None, device: str = "cpu",
                         griffin_lim_iters: int | None = None) -> "Synthesizer":
-        """Load a training checkpoint or an exported generator (default: the bundled digits
-        model) onto `device` ("cpu", "cuda", "cuda:1", ...)."""
+        """Load a training checkpoint, a run folder (its best.pt, else its newest checkpoint) or
+        an exported generator (default: the bundled digits model) onto `device` ("cpu",
+        "cuda", "cuda:1", ...)."""
         if path is None:
             if not BUNDLED_DIGITS.is_file():
                 raise UserError(f"{BUNDLED_DIGITS}: the bundled digits model is missing from this install; "
                                 f"pass --checkpoint PATH")
             path = BUNDLED_DIGITS
+        path = resolve_checkpoint(path)
         state = load_checkpoint(path, kinds=(KIND, GENERATOR_KIND))
         recipe = recipe_from_dict(state["recipe"], name=state.get("recipe_name", "recipe"))
         target = resolve_device(device)

@@ -29,6 +29,21 @@ def voice_checkpoint(tmp_path_factory):
     return Trainer(recipe, load_dataset(recipe), run).fit()
 
 
+def test_a_run_folder_loads_its_best_checkpoint_else_its_newest(voice_checkpoint, tmp_path):
+    expected = Synthesizer.from_checkpoint(voice_checkpoint).generate(2, seed=3).samples
+    newest = Synthesizer.from_checkpoint(voice_checkpoint.parent).generate(2, seed=3).samples
+    assert torch.equal(newest, expected)
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(UserError, match="no checkpoint in this folder"):
+        Synthesizer.from_checkpoint(run)
+    (run / "checkpoint-0000009.pt").write_bytes(b"not a checkpoint")  # newer, but best.pt wins
+    (run / "best.pt").write_bytes(voice_checkpoint.read_bytes())
+    assert torch.equal(Synthesizer.from_checkpoint(str(run)).generate(2, seed=3).samples, expected)
+    exported = export_generator(run, tmp_path / "small.pt")
+    assert Synthesizer.from_checkpoint(exported).labels == ["a", "e", "i", "o", "u"]
+
+
 def test_generate_gives_levelled_waveforms_of_the_clip_length(voice_checkpoint):
     synth = Synthesizer.from_checkpoint(voice_checkpoint)
     assert synth.labels == ["a", "e", "i", "o", "u"] and synth.sample_rate == 8000
