@@ -205,3 +205,40 @@ def test_ema_generator_samples_with_batch_norm_statistics_of_its_own_weights(tmp
         batch_out = trainer.generator_ema(z, labels)
         trainer.generator_ema.eval()
     assert (eval_out - batch_out).abs().mean() < 0.05 * batch_out.abs().mean()
+
+
+def test_ema_copies_the_generator_until_ema_start_then_averages_with_the_decay(tmp_path):
+    trainer = Trainer(tiny_voice("train.ema_start=2", "train.ema_decay=0.75"), load_dataset(tiny_voice()), tmp_path)
+    live, ema = list(trainer.generator.parameters()), list(trainer.generator_ema.parameters())
+    with torch.no_grad():
+        for p, q in zip(live, ema):
+            p.fill_(1.0)
+            q.fill_(0.0)
+    trainer.step = 2  # up to ema_start the average is the generator itself
+    trainer.update_ema()
+    assert all(torch.equal(q, torch.ones_like(q)) for q in ema)
+    with torch.no_grad():
+        for q in ema:
+            q.fill_(0.0)
+    trainer.step = 3  # after it: ema <- 0.75 ema + 0.25 live
+    trainer.update_ema()
+    assert all(torch.allclose(q, torch.full_like(q, 0.25)) for q in ema)
+
+
+def test_lazy_r1_runs_every_nth_critic_update_scaled_by_n(tmp_path):
+    recipe = tiny_voice("train.loss=wgan-gp", "train.gp_weight=0", "train.r1_weight=0.5", "train.penalty_every=3")
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    steps = [{k: float(v) for k, v in trainer.critic_step().items()} for _ in range(6)]
+    assert ["critic/r1" in s for s in steps] == [False, False, True, False, False, True]
+    for s in steps:
+        # The WGAN critic loss is -wdist; the penalty comes in at weight x penalty_every (StyleGAN2).
+        expected = -s["critic/wdist"] + 0.5 * 3 * s.get("critic/r1", 0.0)
+        assert s["critic/loss"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_max_minutes_stops_early_with_a_checkpoint_of_the_last_step(tmp_path):
+    recipe = tiny_voice("train.steps=1000", "train.max_minutes=0.0001", "train.log_every=1")
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    last = trainer.fit()
+    assert 1 <= trainer.step < 1000
+    assert last == list_checkpoints(tmp_path)[-1] and load_checkpoint(last)["step"] == trainer.step
