@@ -108,8 +108,11 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
                      griffin_lim_iters: int | None = None) -> Path:
     """Write the EMA generator of a training checkpoint, with what sampling needs, as a small
     generator file; `half` stores the weights in float16 (half the size, inaudible here).
-    `griffin_lim_iters` replaces the recipe's inversion setting, which only synthesis uses."""
+    `griffin_lim_iters` replaces the recipe's inversion setting, which only synthesis uses.
+    The file is for sharing, so its recipe keeps no path of this machine (data.root and
+    data.cache_dir): evaluating it elsewhere takes `--data`."""
     state = load_checkpoint(resolve_checkpoint(checkpoint))
+    state["recipe"] = {**state["recipe"], "data": {**state["recipe"]["data"], "root": None, "cache_dir": None}}
     if griffin_lim_iters is not None:
         if griffin_lim_iters <= 0:
             raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ganaudio.checkpoint import (BEST, checkpoint_path, list_checkpoints, load_checkpoint, remove_stale_temporaries,
                                  save_best_checkpoint, save_checkpoint, write_text_atomically)
-from ganaudio.config import Recipe, recipe_from_dict
+from ganaudio.config import DataConfig, Recipe, recipe_from_dict
 from ganaudio.data import Dataset
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.errors import TrainingStopped, UserError
@@ -63,6 +63,18 @@ def tensorboard_writer(run_dir: Path) -> Iterator[Any]:
 def all_finite(values: dict[str, torch.Tensor]) -> torch.Tensor:
     """One boolean tensor, on the values' device: no sync until someone reads it."""
     return torch.stack([torch.isfinite(v.detach()).all() for v in values.values()]).all()
+
+
+def what_the_data_is(data: DataConfig) -> DataConfig:
+    """The data settings that change the samples, without where the files and caches live:
+    a run whose data moved can resume (the samples themselves are checked apart)."""
+    return dataclasses.replace(data, root=None, cache_dir=None)
+
+
+def same_tensors(saved: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> bool:
+    """Feature statistics equal up to float rounding (another machine may sum in another order)."""
+    return saved.keys() == current.keys() and all(
+        torch.allclose(saved[key].float(), current[key].float(), rtol=1e-4, atol=1e-6) for key in saved)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -458,9 +470,15 @@ class Trainer:
         # Griffin-Lim settings only shape previews and synthesis, not what is trained.
         inversion = {key: getattr(self.recipe.features, key) for key in ("griffin_lim_iters", "griffin_lim_momentum")}
         saved_features = dataclasses.replace(saved.features, **inversion)
-        if (saved.model, saved_features, saved.data) != (self.recipe.model, self.recipe.features, self.recipe.data):
+        if ((saved.model, saved_features, what_the_data_is(saved.data))
+                != (self.recipe.model, self.recipe.features, what_the_data_is(self.recipe.data))):
             raise UserError(f"{found[-1]}: was trained with other data, feature or model settings "
                             f"than this recipe; resume with the run's own recipe.yaml")
+        # The data may have moved (data.root is not compared); it must still be the same data.
+        if state["label_names"] != list(self.label_names) or not same_tensors(state["feature_state"],
+                                                                              self.feature_state):
+            raise UserError(f"{found[-1]}: the data at {self.recipe.data.root or 'its default place'} is not the "
+                            f"data this run trained on (other labels or feature statistics)")
         try:
             self.generator.load_state_dict(state["generator"])
             self.generator_ema.load_state_dict(state["generator_ema"])

@@ -8,7 +8,7 @@ import pytest
 import soundfile
 import torch
 
-from ganaudio.checkpoint import export_generator, load_checkpoint
+from ganaudio.checkpoint import GENERATOR_KIND, export_generator, load_checkpoint
 from ganaudio.cli import main
 from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset
@@ -90,6 +90,11 @@ def test_exported_generator_is_small_and_sounds_the_same(voice_checkpoint, tmp_p
     assert (a - b).abs().max() < 0.02  # float16 weights
     with pytest.raises(UserError, match="exported generator, not a training checkpoint"):
         load_checkpoint(exported)
+    # A file to share holds no path of the machine that made it.
+    assert load_checkpoint(voice_checkpoint)["recipe"]["data"]["cache_dir"] is not None
+    for model in (exported, BUNDLED_DIGITS):
+        data = load_checkpoint(model, kinds=(GENERATOR_KIND,))["recipe"]["data"]
+        assert data["root"] is None and data["cache_dir"] is None, model
 
 
 def test_cli_synth_writes_and_reports(voice_checkpoint, tmp_path, capsys):

@@ -17,6 +17,7 @@ from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset
 from ganaudio.errors import UserError
 from ganaudio.train import Trainer
+from tests.helpers import tone, write_wav
 
 TINY_MEL = ["features.clip_seconds=0.256", "features.n_fft=256", "features.hop_length=64", "features.n_mels=32"]
 TINY_MODEL = ["model.width=4", "model.max_width=16", "model.latent_dim=8"]
@@ -242,3 +243,20 @@ def test_max_minutes_stops_early_with_a_checkpoint_of_the_last_step(tmp_path):
     last = trainer.fit()
     assert 1 <= trainer.step < 1000
     assert last == list_checkpoints(tmp_path)[-1] and load_checkpoint(last)["step"] == trainer.step
+
+
+def test_a_run_whose_data_moved_resumes_and_other_data_is_refused(tmp_path, labelled_folder):
+    def folder_recipe(root, *extra):
+        return load_recipe("voice", [*TINY_MEL, *TINY_MODEL, *TINY_TRAIN, "train.batch_size=2", *extra],
+                           data_root=str(root))
+
+    recipe = folder_recipe(labelled_folder)
+    Trainer(recipe, load_dataset(recipe), tmp_path / "run").fit()
+    moved = shutil.copytree(labelled_folder, tmp_path / "moved")  # new place, new file times
+    shutil.rmtree(labelled_folder)
+    there = folder_recipe(moved, "train.steps=6")
+    assert Trainer(there, load_dataset(there), tmp_path / "run").resume() == 4
+    write_wav(moved / "low" / "low_0.wav", tone(0.3, 8000, 440.0), 8000)  # another clip in its place
+    changed = folder_recipe(moved, "train.steps=6")
+    with pytest.raises(UserError, match="is not the data this run trained on"):
+        Trainer(changed, load_dataset(changed), tmp_path / "run").resume()
