@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, TYPE_CHECKING
 
 import torch
 
@@ -22,7 +22,9 @@ from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures, decode_images
 from ganaudio.models import Generator
 from ganaudio.plots import image_grid, spectrogram_grid
-from ganaudio.train import Preview
+
+if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the trainer
+    from ganaudio.train import Preview
 
 BUNDLED_DIGITS = Path(__file__).resolve().parent / "pretrained" / "digits.pt"
 PEAK_DB = -1.0  # generated clips are levelled like the training clips (data.peak_db)

@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -29,12 +29,23 @@ from tqdm import tqdm
 from ganaudio.checkpoint import (BEST, checkpoint_path, list_checkpoints, load_checkpoint, remove_stale_temporaries,
                                  save_best_checkpoint, save_checkpoint, write_text_atomically)
 from ganaudio.config import DataConfig, Recipe, recipe_from_dict
-from ganaudio.data import Dataset
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.errors import TrainingStopped, UserError
 from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
 from ganaudio.models import Critic, Generator, check_model_size
 from ganaudio.runtime import join_process_group, sync_batch_norms, use_bf16
+
+
+
+class TrainingData(Protocol):
+    """What training needs of a dataset (ganaudio.data.Dataset is one): tensors, label names
+    and the feature statistics a checkpoint keeps for synthesis. Not a data source."""
+
+    samples: torch.Tensor  # (n, 1, H, W) in [-1, 1]
+    labels: torch.Tensor  # (n,) label indices
+    label_names: list[str]
+    feature_state: dict[str, torch.Tensor]
+
 
 # (samples (n, 1, H, W) in [-1, 1], label indices (n,), file stem without extension) -> None
 Preview = Callable[[torch.Tensor, torch.Tensor, Path], None]
@@ -100,7 +111,7 @@ def trim_metrics(path: Path, step: int) -> None:
 class Trainer:
     """Builds the models from the dataset, trains them, and writes the run folder."""
 
-    def __init__(self, recipe: Recipe, dataset: Dataset, run_dir: Path, preview: Preview | None = None,
+    def __init__(self, recipe: Recipe, dataset: TrainingData, run_dir: Path, preview: Preview | None = None,
                  evaluate: Evaluate | None = None):
         self.recipe, self.run_dir, self.preview, self.evaluate = recipe, Path(run_dir), preview, evaluate
         self.train_config = recipe.train
@@ -112,8 +123,8 @@ class Trainer:
         self.autocast = use_bf16(self.device, cfg.mixed_precision)
         self.label_names = dataset.label_names
         self.feature_state = dataset.feature_state
-        self.sample_shape = dataset.sample_shape
-        self.num_classes = dataset.num_classes if recipe.model.conditional else 0
+        self.sample_shape = tuple(dataset.samples.shape[1:])
+        self.num_classes = len(dataset.label_names) if recipe.model.conditional else 0
         # Data lives on the training device: FSDD at 64x64 is 45 MB, so batches cost no copies.
         self.samples = dataset.samples.to(self.device)
         self.labels = dataset.labels.to(self.device)
