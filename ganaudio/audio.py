@@ -17,6 +17,7 @@ import torch
 import torchaudio
 
 from ganaudio.errors import UserError
+from ganaudio.files import atomic_write
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 # Audio files we find but do not read: counted as bad files instead of silently ignored.
@@ -148,11 +149,7 @@ def fit_length(waveform: torch.Tensor, length: int) -> tuple[torch.Tensor, bool]
 def write_wav(path: Path | str, waveform: torch.Tensor, sample_rate: int) -> Path:
     """Write a mono clip as 16-bit PCM WAV, atomically (temporary file, then rename)."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        samples = waveform.detach().float().cpu().clamp(-1, 1).numpy()
+    samples = waveform.detach().float().cpu().clamp(-1, 1).numpy()
+    with atomic_write(path) as temporary:
         soundfile.write(temporary, samples, sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path

@@ -8,7 +8,6 @@ one is safely in place.
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import torch
 
 from ganaudio.errors import UserError
+from ganaudio.files import atomic_write
 
 FORMAT_VERSION = 1
 KIND = "ganaudio-gan"  # a training checkpoint: both generators, critic, optimizers, RNG
@@ -136,47 +136,12 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
 def save_atomically(payload: dict[str, Any], path: Path) -> None:
     """torch.save to a temporary file renamed into place: a kill never leaves half a file, and
     a failed write (a full disk) leaves the previous file as it was."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
+        with atomic_write(path) as temporary:
+            torch.save(payload, temporary)
     except OSError as err:
         raise UserError(f"{path}: cannot write ({err.strerror or err}); nothing was replaced") from None
     except RuntimeError as err:  # torch's zip writer reports a failed write (ENOSPC) this way
         if "write" not in str(err):
             raise
         raise UserError(f"{path}: cannot write ({str(err).splitlines()[-1][:120]}); nothing was replaced") from None
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """The text-file twin of save_atomically (recipe.yaml, metrics.jsonl, JSON reports)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-STALE = re.compile(r"^\.(checkpoint-\d{7}\.pt|best\.pt|metrics\.jsonl|recipe\.yaml)\.(\d+)\.tmp$")
-
-
-def remove_stale_temporaries(run_dir: Path) -> None:
-    """Delete the temporary files a killed process left in its run folder (never the ones of a
-    process still running)."""
-    for path in run_dir.iterdir():
-        match = STALE.match(path.name)
-        if match and not process_is_running(min(int(match.group(2)), 2 ** 31 - 1)):
-            path.unlink(missing_ok=True)
-
-
-def process_is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True

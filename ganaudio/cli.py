@@ -194,7 +194,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset") -> int:
     """The rest of `ganaudio train`; under torchrun every process trains and the main one writes."""
-    from ganaudio.checkpoint import BEST, write_text_atomically
+    from ganaudio.checkpoint import BEST
+    from ganaudio.files import write_text_atomically
     from ganaudio.models import count_parameters
     from ganaudio.plots import loss_curves
     from ganaudio.train import read_metrics
@@ -272,7 +273,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ganaudio.checkpoint import resolve_checkpoint, write_text_atomically
+    from ganaudio.checkpoint import resolve_checkpoint
+    from ganaudio.files import write_text_atomically
     from ganaudio.evaluate import evaluate_checkpoint
 
     if args.n is not None and args.n < 20:

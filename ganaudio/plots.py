@@ -8,13 +8,13 @@ never leaves a half-written PNG.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 
 from ganaudio.errors import UserError
+from ganaudio.files import atomic_write
 
 
 def spectrogram_grid(features: torch.Tensor, path: Path | str, titles: list[str] | None = None,
@@ -60,14 +60,11 @@ def _save(figure: Figure, path: Path | str) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise UserError(f"{path}: folder {path.parent} does not exist")
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
     try:
-        figure.savefig(temporary, dpi=100, bbox_inches="tight")
-        os.replace(temporary, path)
+        with atomic_write(path) as temporary:
+            figure.savefig(temporary, dpi=100, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     except OSError as err:
         raise UserError(f"{path}: cannot write ({err.strerror})") from None
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -19,6 +19,7 @@ from ganaudio.audio import normalize_level, write_wav
 from ganaudio.checkpoint import GENERATOR_KIND, KIND, load_checkpoint, resolve_checkpoint
 from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.errors import UserError
+from ganaudio.files import temporary_path
 from ganaudio.features import MelFeatures, decode_images
 from ganaudio.models import Generator
 from ganaudio.plots import image_grid, spectrogram_grid
@@ -230,7 +231,7 @@ def write_samples(generated: Generated, paths: list[Path]) -> list[Path]:
     created = not folder.exists()
     if created:
         folder.mkdir()
-    temporaries = [path.with_name(f".{path.name}.{os.getpid()}.part{path.suffix}") for path in paths]
+    temporaries = [temporary_path(path) for path in paths]
     try:
         for sample, temporary in zip(generated.samples, temporaries):
             if generated.is_audio:

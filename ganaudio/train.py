@@ -26,11 +26,12 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ganaudio.checkpoint import (BEST, checkpoint_path, list_checkpoints, load_checkpoint, remove_stale_temporaries,
-                                 save_best_checkpoint, save_checkpoint, write_text_atomically)
+from ganaudio.checkpoint import (BEST, checkpoint_path, list_checkpoints, load_checkpoint, save_best_checkpoint,
+                                 save_checkpoint)
 from ganaudio.config import DataConfig, Recipe, recipe_from_dict
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.errors import TrainingStopped, UserError
+from ganaudio.files import remove_stale_temporaries, write_text_atomically
 from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
 from ganaudio.models import Critic, Generator, check_model_size
 from ganaudio.runtime import join_process_group, sync_batch_norms, use_bf16

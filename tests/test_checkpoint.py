@@ -10,7 +10,8 @@ import sys
 import pytest
 import torch
 
-from ganaudio.checkpoint import FORMAT_VERSION, KIND, load_checkpoint, remove_stale_temporaries
+from ganaudio.checkpoint import FORMAT_VERSION, KIND, load_checkpoint
+from ganaudio.files import remove_stale_temporaries
 from ganaudio.cli import main
 from ganaudio.errors import UserError
 
@@ -88,9 +89,10 @@ def test_weights_that_do_not_fit_their_recipe_are_a_clear_error(tmp_path, capsys
 def test_stale_temporaries_of_dead_processes_are_removed_and_live_ones_kept(tmp_path):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = int(finished.stdout)  # that process has exited
-    names = [f".checkpoint-0000004.pt.{dead}.tmp", f".best.pt.{dead}.tmp", f".metrics.jsonl.{dead}.tmp",
-             f".checkpoint-0000006.pt.{os.getpid()}.tmp", "checkpoint-0000002.pt", "notes.tmp"]
-    for name in names:
+    stale = [f".checkpoint-0000004.pt.{dead}.tmp", f".best.pt.{dead}.tmp", f".metrics.jsonl.{dead}.tmp",
+             f".samples-0000004.png.{dead}.tmp", f".samples-0000004-0-a.wav.{dead}.tmp"]  # a preview's too
+    kept = [f".checkpoint-0000006.pt.{os.getpid()}.tmp", "checkpoint-0000002.pt", "notes.tmp"]
+    for name in stale + kept:
         (tmp_path / name).write_bytes(b"x")
     remove_stale_temporaries(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[3:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ganaudio.config import DataConfig, FeatureConfig
+from ganaudio.files import atomic_write
 
 CACHE_FORMAT = 1  # bump when the cached payload changes meaning
 
@@ -63,9 +64,5 @@ def load_cached(path: Path) -> dict[str, Any] | None:
 def save_cached(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically: a temporary file in the same folder, renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as temporary:
         torch.save({**payload, "format": CACHE_FORMAT}, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ganaudio.errors import UserError
+from ganaudio.files import temporary_path
 
 
 def download(urls: list[str], dest: Path, md5: str | None, what: str, local_hint: str) -> Path:
@@ -23,7 +24,7 @@ def download(urls: list[str], dest: Path, md5: str | None, what: str, local_hint
     `local_hint` finishes the offline message, e.g. "--data PATH/TO/recordings".
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    temporary = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    temporary = temporary_path(dest)
     errors = []
     for url in urls:
         try:
