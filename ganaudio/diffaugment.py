@@ -34,10 +34,6 @@ class DiffAugment:
     def draw_integers(self, low: int, high: int, count: int, *shape: int) -> torch.Tensor:
         return self.shard.draw(lambda size: torch.randint(low, high, size, generator=self.rng), count, *shape)
 
-    @property
-    def enabled(self) -> bool:
-        return self.shift > 0 or self.cutout > 0
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.shift > 0:
             x = self.time_shift(x)

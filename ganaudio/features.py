@@ -67,11 +67,6 @@ class MelFeatures:
         frames = self.config.frames
         return torch.cat([mel(chunk)[..., :frames] for chunk in waveforms.split(BATCH)]).add(LOG_FLOOR).log()
 
-    def fit(self, waveforms: torch.Tensor) -> MelStatistics:
-        """Fit and keep the normalization statistics on training waveforms (batch, samples)."""
-        self.statistics = fit_statistics(self.log_mel(waveforms))
-        return self.statistics
-
     def normalize(self, log_mels: torch.Tensor) -> torch.Tensor:
         """log-mels (batch, n_mels, frames) -> (batch, 1, n_mels, frames) in [-1, 1]."""
         mean, std = self._statistics_on(log_mels.device)
@@ -119,7 +114,7 @@ class MelFeatures:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         if self.statistics is None:
-            raise RuntimeError("MelFeatures has no fitted statistics yet; call fit() first")
+            raise RuntimeError("MelFeatures has no statistics: build it with fit_statistics() or from_state_dict()")
         return self.statistics.state_dict()
 
     @classmethod
@@ -128,7 +123,7 @@ class MelFeatures:
 
     def _statistics_on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         if self.statistics is None:
-            raise RuntimeError("MelFeatures has no fitted statistics yet; call fit() first")
+            raise RuntimeError("MelFeatures has no statistics: build it with fit_statistics() or from_state_dict()")
         return self.statistics.mean.to(device), self.statistics.std.to(device)
 
     def _transform(self, device: torch.device, name: str) -> torch.nn.Module | torch.Tensor:
