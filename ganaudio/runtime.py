@@ -21,12 +21,22 @@ from torch import nn
 from ganaudio.errors import UserError
 
 
-def pick_device(choice: str, local_rank: int = 0, local_processes: int = 1) -> torch.device:
-    """train.device for the process `local_rank` of `local_processes` on this machine (one GPU each)."""
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device: 'cuda' was asked for but no CUDA device is available")
-    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
+def resolve_device(choice: str, option: str = "--device", local_rank: int = 0,
+                   local_processes: int = 1) -> torch.device:
+    """The one device resolver (training, synthesis, evaluation): `auto` (CUDA when there is
+    one), `cpu`, `cuda` or a device name such as `cuda:1`. A bare `cuda` gives the process
+    `local_rank` of `local_processes` on this machine its own GPU (torchrun). `option` names
+    the setting in errors."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        target = torch.device(choice)
+    except RuntimeError:
+        raise UserError(f"{option}: {choice!r} is not a device name (auto, cpu, cuda, cuda:1, ...)") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"{option}: {choice!r} was asked for but no CUDA device is available")
+    if target.type != "cuda" or target.index is not None:
+        return target
     if local_processes > torch.cuda.device_count():
         raise UserError(f"torchrun: {local_processes} processes per machine but {torch.cuda.device_count()} "
                         f"CUDA devices; use --nproc_per_node {torch.cuda.device_count()} or fewer")
@@ -114,7 +124,7 @@ def join_process_group(device_choice: str) -> tuple[Shard, torch.device]:
     this process's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_choice, local_rank, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    device = resolve_device(device_choice, "train.device", local_rank, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     if world_size == 1:
         return Shard(), device
     if not dist.is_initialized():

@@ -23,6 +23,7 @@ from ganaudio.files import temporary_path
 from ganaudio.features import MelFeatures, decode_images
 from ganaudio.models import Generator
 from ganaudio.plots import image_grid, spectrogram_grid
+from ganaudio.runtime import resolve_device
 
 if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the trainer
     from ganaudio.train import Preview
@@ -188,16 +189,6 @@ class Synthesizer:
 def vocode(vocoder: Vocoder, features: torch.Tensor) -> torch.Tensor:
     """Run the vocoder VOCODER_BATCH clips at a time (the fastest measured)."""
     return torch.cat([vocoder(chunk) for chunk in features.split(VOCODER_BATCH)])
-
-
-def resolve_device(device: str) -> torch.device:
-    try:
-        target = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"device: {device!r} is not a device name (cpu, cuda, cuda:1, ...)") from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device: {device!r} was asked for but no CUDA device is available")
-    return target
 
 
 def out_paths(out: Path, generated: Generated) -> list[Path]:

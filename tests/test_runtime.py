@@ -6,9 +6,11 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from ganaudio.cli import main
 from ganaudio.data import load_dataset
+from ganaudio.errors import UserError
 from ganaudio.losses import gradient_penalty, r1_penalty
-from ganaudio.runtime import CpuSyncBatchNorm, cpu_has_native_bf16, sync_batch_norms, use_bf16
+from ganaudio.runtime import CpuSyncBatchNorm, cpu_has_native_bf16, resolve_device, sync_batch_norms, use_bf16
 from ganaudio.train import Trainer
 from tests.test_train import tiny_voice
 
@@ -73,3 +75,18 @@ def test_cpu_sync_batch_norm_matches_batch_norm_in_one_process(one_process_group
         assert torch.allclose(getattr(plain, name).float(), getattr(synced, name).float(), atol=1e-6), name
     plain.eval(), synced.eval()
     assert torch.allclose(plain(x), synced(x), atol=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the answers of a machine without CUDA")
+def test_one_device_resolver_for_every_command_without_cuda(capsys, tmp_path):
+    assert resolve_device("auto") == resolve_device("cpu") == torch.device("cpu")
+    for choice in ("cuda", "cuda:1"):
+        with pytest.raises(UserError, match=f"train.device: '{choice}' was asked for but no CUDA device"):
+            resolve_device(choice, "train.device")
+    with pytest.raises(UserError, match="--device: 'gpu' is not a device name"):
+        resolve_device("gpu")
+    # The CLI says it in one line, exit code 2, before any work.
+    assert main(["synth", "--out", str(tmp_path / "x.wav"), "--device", "tpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "ganaudio: error: --device: 'tpu' is not a device name (auto, cpu, cuda, cuda:1, ...)"
+    assert not list(tmp_path.iterdir())
