@@ -24,6 +24,7 @@ from ganaudio.audio import fit_length, resample, write_wav
 from ganaudio.config import Recipe
 from ganaudio.data import read_audio_clips
 from ganaudio.errors import UserError
+from ganaudio.files import require_parent_folder
 from ganaudio.synth import Synthesizer
 
 BATCH = 200  # clips generated per call: Griffin-Lim runs them 50 at a time
@@ -149,8 +150,7 @@ def require_new_folder(out: Path) -> None:
     """A user's files are never overwritten: `out` must be new or empty, in an existing folder."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out}: already exists and is not an empty folder; pick a new --out")
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: folder {out.parent} does not exist")
+    require_parent_folder(out)
 
 
 def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tensor | None = None) -> list[Path]:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ganaudio.errors import UserError
-from ganaudio.files import atomic_write
+from ganaudio.files import atomic_write, require_parent_folder
 
 FORMAT_VERSION = 1
 KIND = "ganaudio-gan"  # a training checkpoint: both generators, critic, optimizers, RNG
@@ -121,8 +121,7 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
             raise UserError(f"{checkpoint}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
         state["recipe"] = {**state["recipe"], "features": {**features, "griffin_lim_iters": griffin_lim_iters}}
     out = Path(out)
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: folder {out.parent} does not exist")
+    require_parent_folder(out)
     weights = {k: v.half() if half and v.is_floating_point() else v for k, v in state["generator_ema"].items()}
     payload = {"kind": GENERATOR_KIND, "format_version": FORMAT_VERSION, "generator": weights,
                **{key: state[key] for key in GENERATOR_KEYS}}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganaudio.errors import TrainingStopped, UserError
+from ganaudio.files import require_parent_folder
 
 # Where the machine, not ganaudio, refused a read or write: one line and exit code 2.
 FILESYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
@@ -327,8 +328,7 @@ def check_out_file(path: Path, option: str, suffix: str) -> None:
     """Refuse an output file path before any work is done, so nothing is left half-made."""
     if path.suffix.lower() != suffix:
         raise UserError(f"{path}: {option} writes a {suffix} file")
-    if not path.parent.is_dir():
-        raise UserError(f"{path}: folder {path.parent} does not exist")
+    require_parent_folder(path)
 
 
 def torch_threads() -> int:

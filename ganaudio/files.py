@@ -11,7 +11,15 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from ganaudio.errors import UserError
+
 TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def require_parent_folder(path: Path) -> None:
+    """Refuse, before any work, a file or folder to be written into a folder that is missing."""
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: folder {path.parent} does not exist")
 
 
 def temporary_path(path: Path) -> Path:

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ganaudio.errors import UserError
-from ganaudio.files import atomic_write
+from ganaudio.files import atomic_write, require_parent_folder
 
 
 def spectrogram_grid(features: torch.Tensor, path: Path | str, titles: list[str] | None = None,
@@ -58,8 +58,7 @@ def image_grid(images: torch.Tensor, path: Path | str, titles: list[str] | None 
 
 def _save(figure: Figure, path: Path | str) -> Path:
     path = Path(path)
-    if not path.parent.is_dir():
-        raise UserError(f"{path}: folder {path.parent} does not exist")
+    require_parent_folder(path)
     try:
         with atomic_write(path) as temporary:
             figure.savefig(temporary, dpi=100, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")

@@ -19,7 +19,7 @@ from ganaudio.audio import normalize_level, write_wav
 from ganaudio.checkpoint import GENERATOR_KIND, KIND, load_checkpoint, resolve_checkpoint
 from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.errors import UserError
-from ganaudio.files import temporary_path
+from ganaudio.files import require_parent_folder, temporary_path
 from ganaudio.features import MelFeatures, decode_images
 from ganaudio.models import Generator
 from ganaudio.plots import image_grid, spectrogram_grid
@@ -199,14 +199,12 @@ def out_paths(out: Path, generated: Generated) -> list[Path]:
     if out.is_dir() or not out.suffix:
         if out.exists() and not out.is_dir():
             raise UserError(f"{out}: is a file, not a folder")
-        if not out.parent.is_dir():
-            raise UserError(f"{out}: folder {out.parent} does not exist")
+        require_parent_folder(out)
         folder, stem = out, "sample"
     else:
         if out.suffix.lower() != suffix:
             raise UserError(f"{out}: {'an audio' if generated.is_audio else 'an image'} model writes {suffix} files")
-        if not out.parent.is_dir():
-            raise UserError(f"{out}: folder {out.parent} does not exist")
+        require_parent_folder(out)
         if count == 1:
             return [out]
         folder, stem = out.parent, out.stem
