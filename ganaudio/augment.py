@@ -27,7 +27,7 @@ from ganaudio.errors import UserError
 from ganaudio.files import require_parent_folder
 from ganaudio.synth import Synthesizer
 
-BATCH = 200  # clips generated per call: Griffin-Lim runs them 50 at a time
+CLIPS_PER_CALL = 200  # clips generated per call: Griffin-Lim runs them 50 at a time
 
 
 class RealClips(torch.utils.data.Dataset):
@@ -48,7 +48,7 @@ class RealClips(torch.utils.data.Dataset):
 
 class SyntheticClips(torch.utils.data.Dataset):
     """`per_class` generated clips of each label (all, or `labels`) as (waveform, label index),
-    label-major. Clips are made lazily BATCH at a time and kept (`cache=True`); clip i depends
+    label-major. Clips are made lazily CLIPS_PER_CALL at a time and kept (`cache=True`); clip i depends
     only on `seed`, the labels, per_class and i, never on the order items are read, so a seed
     repeats the dataset. Each batch's generator seed is drawn from `seed`, so datasets of other
     seeds do not share clips."""
@@ -69,7 +69,7 @@ class SyntheticClips(torch.utils.data.Dataset):
         self.labels = indices.repeat_interleave(per_class)
         self.per_class, self.seed, self.cache = per_class, seed, cache
         self.sample_rate = self.synth.sample_rate
-        batches = math.ceil(len(self.labels) / BATCH)
+        batches = math.ceil(len(self.labels) / CLIPS_PER_CALL)
         self.batch_seeds = torch.randint(2**31 - 1, (batches,), generator=torch.Generator().manual_seed(seed)).tolist()
         self._batches: dict[int, torch.Tensor] = {}
 
@@ -79,17 +79,17 @@ class SyntheticClips(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        batch = index // BATCH
+        batch = index // CLIPS_PER_CALL
         waveforms = self._batches.get(batch)
         if waveforms is None:
             waveforms = self.batch(batch)
             if self.cache:
                 self._batches[batch] = waveforms
-        return waveforms[index % BATCH], self.labels[index]
+        return waveforms[index % CLIPS_PER_CALL], self.labels[index]
 
     def batch(self, number: int) -> torch.Tensor:
-        """The waveforms of items [number * BATCH, (number + 1) * BATCH)."""
-        labels = self.labels[number * BATCH:(number + 1) * BATCH]
+        """The waveforms of items [number * CLIPS_PER_CALL, (number + 1) * CLIPS_PER_CALL)."""
+        labels = self.labels[number * CLIPS_PER_CALL:(number + 1) * CLIPS_PER_CALL]
         names = [self.label_names[int(k)] for k in labels]
         return self.synth.generate(len(names), labels=names, seed=self.batch_seeds[number]).samples
 
@@ -201,8 +201,8 @@ def quality_filter(synthetic: SyntheticClips, recipe: Recipe) -> torch.Tensor:
         raise UserError(f"filter: the model's labels ({', '.join(synthetic.label_names)}) are not the data's "
                         f"({', '.join(reference.label_names)}); pass the data it was trained on with --data")
     keep = []
-    for start in range(0, len(synthetic), BATCH):
-        items = [synthetic[i] for i in range(start, min(start + BATCH, len(synthetic)))]
+    for start in range(0, len(synthetic), CLIPS_PER_CALL):
+        items = [synthetic[i] for i in range(start, min(start + CLIPS_PER_CALL, len(synthetic)))]
         waveforms = torch.stack([reference.normalize(w) for w, _ in items])
         probabilities, _ = reference.classify(waveforms)
         keep.append(probabilities.argmax(dim=1) == torch.stack([label for _, label in items]))

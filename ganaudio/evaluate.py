@@ -44,7 +44,7 @@ from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
 
 CLASSIFIER_FORMAT = 1  # bump when the classifier, its features or its training change
-SPLITS = 10  # inception score splits, as in Salimans et al. 2016
+INCEPTION_SPLITS = 10  # inception score splits, as in Salimans et al. 2016
 SILENT_RMS_DB = -45.0  # a clip quieter than this (RMS, dBFS) is silent: real FSDD speech is ~-20
 CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past full scale is clipped
 EMBED_BATCH = 512
@@ -195,8 +195,8 @@ class Reference:
     def score(self, samples: torch.Tensor, labels: torch.Tensor | None) -> Scores:
         """Score raw vocoder waveforms (n, samples) or images (n, 1, h, w) in [-1, 1];
         `labels` are the intended class indices (None for an unconditional model)."""
-        if len(samples) < SPLITS * 2:
-            raise UserError(f"n: evaluation needs at least {SPLITS * 2} samples, got {len(samples)}")
+        if len(samples) < INCEPTION_SPLITS * 2:
+            raise UserError(f"n: evaluation needs at least {INCEPTION_SPLITS * 2} samples, got {len(samples)}")
         samples = samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
         silent = clipped = None
         if self.is_audio:
@@ -266,10 +266,11 @@ def _real_splits(recipe: Recipe) -> tuple[tuple, tuple]:
 
 
 def _require_heldout(recipe: Recipe, count: int) -> None:
-    if count < SPLITS * 2:
+    if count < INCEPTION_SPLITS * 2:
         where = recipe.data.root or recipe.data.source
-        raise UserError(f"{where}: evaluation needs at least {SPLITS * 2} held-out real samples to compare with, "
-                        f"this data has {count} (for a folder, hold some out with --set data.holdout_every=10)")
+        raise UserError(f"{where}: evaluation needs at least {INCEPTION_SPLITS * 2} held-out real samples to "
+                        f"compare with, this data has {count} (for a folder, hold some out with "
+                        f"--set data.holdout_every=10)")
 
 
 def _fit_classifier(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int,
@@ -295,7 +296,7 @@ def _fit_classifier(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int
 
 
 # ----- the figures ------------------------------------------------------------------------
-def inception_score(probabilities: torch.Tensor, splits: int = SPLITS) -> tuple[float, float]:
+def inception_score(probabilities: torch.Tensor, splits: int = INCEPTION_SPLITS) -> tuple[float, float]:
     """exp(E_x KL(p(y|x) || p(y))) on each of `splits` parts: (mean, standard deviation).
     The parts are drawn at random (fixed seed): samples sorted by label would give each part
     one class and a score of 1."""

@@ -18,7 +18,7 @@ import torchaudio
 from ganaudio.config import FeatureConfig
 
 LOG_FLOOR = 1e-6  # added to mel power before the log, so silence maps to a finite value
-BATCH = 256  # clips per STFT batch: keeps memory flat for any dataset size
+STFT_BATCH = 256  # clips per STFT batch: keeps memory flat for any dataset size
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class MelFeatures:
         """(batch, samples) -> log mel power (batch, n_mels, frames), before normalization."""
         mel = self._transform(waveforms.device, "mel")
         frames = self.config.frames
-        return torch.cat([mel(chunk)[..., :frames] for chunk in waveforms.split(BATCH)]).add(LOG_FLOOR).log()
+        return torch.cat([mel(chunk)[..., :frames] for chunk in waveforms.split(STFT_BATCH)]).add(LOG_FLOOR).log()
 
     def normalize(self, log_mels: torch.Tensor) -> torch.Tensor:
         """log-mels (batch, n_mels, frames) -> (batch, 1, n_mels, frames) in [-1, 1]."""

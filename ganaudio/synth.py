@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the train
 
 BUNDLED_DIGITS = Path(__file__).resolve().parent / "pretrained" / "digits.pt"
 PEAK_DB = -1.0  # generated clips are levelled like the training clips (data.peak_db)
-BATCH = 256  # samples per generator call: keeps memory flat for any n
+GENERATOR_BATCH = 256  # samples per generator call: keeps memory flat for any n
 # Clips per Griffin-Lim call. Smaller batches stay in cache: 1,000 clips at 32 iterations took
 # 5.2 s in batches of 20-50, 6.2 s in batches of 250 and 21 s in one batch (synth_speed.py).
 VOCODER_BATCH = 50
@@ -162,9 +162,9 @@ class Synthesizer:
         seed = int(torch.randint(2**31 - 1, ())) if seed is None else seed
         z = torch.randn(n, self.generator.latent_dim, generator=torch.Generator().manual_seed(seed))
         chunks = []
-        for start in range(0, n, BATCH):
-            cond = indices[start:start + BATCH].to(self.device) if indices is not None else None
-            chunks.append(self.generator(z[start:start + BATCH].to(self.device), cond).float())
+        for start in range(0, n, GENERATOR_BATCH):
+            cond = indices[start:start + GENERATOR_BATCH].to(self.device) if indices is not None else None
+            chunks.append(self.generator(z[start:start + GENERATOR_BATCH].to(self.device), cond).float())
         features = torch.cat(chunks)
         names = [self.labels[int(k)] for k in indices] if indices is not None else None
         if self.vocoder is None:
