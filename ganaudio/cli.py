@@ -195,13 +195,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset") -> int:
     """The rest of `ganaudio train`; under torchrun every process trains and the main one writes."""
-    from ganaudio.checkpoint import BEST
-    from ganaudio.files import write_text_atomically
     from ganaudio.models import count_parameters
-    from ganaudio.plots import loss_curves
-    from ganaudio.train import read_metrics
 
-    recipe, run_dir, main = trainer.recipe, trainer.run_dir, trainer.shard.is_main
+    recipe, run, main = trainer.recipe, trainer.run, trainer.shard.is_main
     say = print if main else (lambda *_: None)
     say(recipe.to_yaml().rstrip())
     say(f"data: {len(dataset)} samples of {dataset.sample_shape}, labels: {dataset.label_names or 'none'}")
@@ -219,21 +215,17 @@ def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset")
             say(f"evaluation during training is off: {err}")
     if args.resume:
         step = trainer.resume()
-        say(f"resuming {run_dir} from step {step}")
+        say(f"resuming {run} from step {step}")
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(run_dir / "recipe.yaml", recipe.to_yaml())
+        run.write_recipe(recipe.to_yaml())
     checkpoint = trainer.fit()
     if not main:
         return 0
-    rows = read_metrics(run_dir / "metrics.jsonl")
-    losses = [row for row in rows if "critic/loss" in row]  # evaluation rows are plotted by the trainer
-    if losses:
-        loss_curves(losses, run_dir / "losses.png")
-    print(f"wrote {checkpoint} (step {trainer.step}) and samples in {run_dir}")
-    if (run_dir / BEST).is_file():
-        print(f"best by Frechet distance: {run_dir / BEST} (step {trainer.best_step}); "
-              f"curves in {run_dir / 'evaluation.png'}")
+    run.plot_losses()
+    print(f"wrote {checkpoint} (step {trainer.step}) and samples in {run}")
+    if run.best_file.is_file():
+        print(f"best by Frechet distance: {run.best_file} (step {trainer.best_step}); "
+              f"curves in {run.path / 'evaluation.png'}")
     return 0
 
 

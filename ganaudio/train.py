@@ -26,14 +26,13 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ganaudio.checkpoint import (BEST, checkpoint_path, list_checkpoints, load_checkpoint, save_best_checkpoint,
-                                 save_checkpoint)
+from ganaudio.checkpoint import load_checkpoint
 from ganaudio.config import DataConfig, Recipe, recipe_from_dict
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.errors import TrainingStopped, UserError
-from ganaudio.files import remove_stale_temporaries, write_text_atomically
 from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
 from ganaudio.models import Critic, Generator, check_model_size
+from ganaudio.run_folder import RunFolder
 from ganaudio.runtime import join_process_group, sync_batch_norms, use_bf16
 
 
@@ -56,22 +55,6 @@ BEST_BY = "eval/frechet_distance"  # lower is better
 EVAL_SEED = 1  # the same latents at every evaluation, so the figures move with the weights only
 
 
-@contextlib.contextmanager
-def tensorboard_writer(run_dir: Path) -> Iterator[Any]:
-    """TensorBoard scalars beside metrics.jsonl when tensorboard is installed (it is optional:
-    `pip install tensorboard`), else None."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # torch raises it when the tensorboard package is missing
-        yield None
-        return
-    writer = SummaryWriter(log_dir=str(run_dir))
-    try:
-        yield writer
-    finally:
-        writer.close()
-
-
 def all_finite(values: dict[str, torch.Tensor]) -> torch.Tensor:
     """One boolean tensor, on the values' device: no sync until someone reads it."""
     return torch.stack([torch.isfinite(v.detach()).all() for v in values.values()]).all()
@@ -89,32 +72,12 @@ def same_tensors(saved: dict[str, torch.Tensor], current: dict[str, torch.Tensor
         torch.allclose(saved[key].float(), current[key].float(), rtol=1e-4, atol=1e-6) for key in saved)
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The rows of a run's metrics.jsonl; a line a kill cut short is left out."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
-def trim_metrics(path: Path, step: int) -> None:
-    """Keep the rows up to `step` (a resumed run logs the steps after it again), atomically."""
-    if path.is_file():
-        write_text_atomically(path, "".join(json.dumps(row) + "\n" for row in read_metrics(path)
-                                            if row.get("step", 0) <= step))
-
-
 class Trainer:
     """Builds the models from the dataset, trains them, and writes the run folder."""
 
     def __init__(self, recipe: Recipe, dataset: TrainingData, run_dir: Path, preview: Preview | None = None,
                  evaluate: Evaluate | None = None):
-        self.recipe, self.run_dir, self.preview, self.evaluate = recipe, Path(run_dir), preview, evaluate
+        self.recipe, self.run, self.preview, self.evaluate = recipe, RunFolder(run_dir), preview, evaluate
         self.train_config = recipe.train
         cfg = recipe.train
         if cfg.threads is not None:
@@ -160,6 +123,10 @@ class Trainer:
         self.finite_checks: list[tuple[int, torch.Tensor]] = []  # (step, losses finite) since the last check
         self.skipped_updates = 0  # updates dropped for a NaN or Inf (train.on_nan: skip)
         self.stop_signal: int | None = None  # SIGINT or SIGTERM received during fit()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.path
 
     # ----- one training step -------------------------------------------------------------
     def random_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -303,15 +270,13 @@ class Trainer:
         cfg = self.train_config
         main = self.shard.is_main
         if main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(self.run_dir)
+            self.run.prepare()
         started = time.perf_counter()
         last_checkpoint = None
         with contextlib.ExitStack() as stack:
             stack.enter_context(self.stop_on_signals())
-            # A fresh run starts a fresh log; a resumed one goes on with the log resume() trimmed.
-            log = stack.enter_context(open(self.run_dir / "metrics.jsonl", "a" if self.step else "w")) if main else None
-            board = stack.enter_context(tensorboard_writer(self.run_dir)) if main else None
+            log = stack.enter_context(self.run.metrics_log(resumed=self.step > 0)) if main else None
+            board = stack.enter_context(self.run.tensorboard()) if main else None
             bar = stack.enter_context(tqdm(total=cfg.steps, initial=self.step, desc="training", unit="step",
                                            dynamic_ncols=True, disable=not main))
             while self.step < cfg.steps:
@@ -353,7 +318,7 @@ class Trainer:
                 if signalled:
                     name = signal.Signals(self.stop_signal or signal.SIGTERM).name
                     raise TrainingStopped(f"{name} at step {self.step}: saved {last_checkpoint}; resume with: "
-                                          f"ganaudio train {self.run_dir / 'recipe.yaml'} --out {self.run_dir} --resume",
+                                          f"{self.run.resume_command()}",
                                           exit_code=128 + int(self.stop_signal or signal.SIGTERM))
                 if out_of_time:
                     break
@@ -409,7 +374,7 @@ class Trainer:
                                   f"{self.last_good()}; resume from it with --resume, perhaps with lower learning rates")
 
     def last_good(self) -> str:
-        found = list_checkpoints(self.run_dir)
+        found = self.run.checkpoints()
         return f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was written before it"
 
     @staticmethod
@@ -431,16 +396,14 @@ class Trainer:
         self.evaluations = [r for r in self.evaluations if r["step"] != self.step] + [row]
         if row[BEST_BY] < self.best_score:
             self.best_score, self.best_step = row[BEST_BY], self.step
-            save_best_checkpoint(self.run_dir, self.step, {**self.payload(), "evaluation": row})
-        from ganaudio.plots import evaluation_curves
-
-        evaluation_curves(sorted(self.evaluations, key=lambda r: r["step"]), self.run_dir / "evaluation.png")
+            self.run.save_best(self.step, {**self.payload(), "evaluation": row})
+        self.run.plot_evaluation(sorted(self.evaluations, key=lambda r: r["step"]))
         return row
 
     def write_preview(self) -> None:
         if self.preview is not None:
             samples, labels = self.sample(self.recipe.output.grid_samples)
-            self.preview(samples, labels, self.run_dir / f"samples-{self.step:07d}")
+            self.preview(samples, labels, self.run.sample_stem(self.step))
 
     # ----- checkpoints -------------------------------------------------------------------
     def save(self) -> Path:
@@ -449,8 +412,8 @@ class Trainer:
         self.check_finite()
         self.check_weights()
         if not self.shard.is_main:
-            return checkpoint_path(self.run_dir, self.step)
-        return save_checkpoint(self.run_dir, self.step, self.payload(), keep=self.train_config.keep_checkpoints)
+            return self.run.checkpoint(self.step)
+        return self.run.save_checkpoint(self.step, self.payload(), keep=self.train_config.keep_checkpoints)
 
     def payload(self) -> dict[str, Any]:
         """Everything a checkpoint holds: both generators, critic, optimizers, RNG, recipe."""
@@ -474,7 +437,7 @@ class Trainer:
 
     def resume(self) -> int:
         """Continue from the run folder's newest checkpoint; returns its step."""
-        found = list_checkpoints(self.run_dir)
+        found = self.run.checkpoints()
         if not found:
             raise UserError(f"{self.run_dir}: no checkpoint to resume from")
         state = load_checkpoint(found[-1])
@@ -512,15 +475,15 @@ class Trainer:
         self.skipped_updates = int(state.get("skipped_updates", 0))
         self.ema_statistics_stale = False  # saved after a refresh
         if self.shard.is_main:
-            trim_metrics(self.run_dir / "metrics.jsonl", self.step)
+            self.run.trim_metrics(self.step)
         self.restore_evaluations()
         return self.step
 
     def restore_evaluations(self) -> None:
         """Bring back the evaluation history (for the plot) and the best score (for best.pt)."""
-        rows = read_metrics(self.run_dir / "metrics.jsonl")
+        rows = self.run.metrics()
         self.evaluations = [row for row in rows if BEST_BY in row and row["step"] <= self.step]
-        best = self.run_dir / BEST
+        best = self.run.best_file
         if best.is_file():
             # A best.pt newer than the checkpoint resumed from (the run went on after its last
             # checkpoint) is kept: it is still the best model this run has made.

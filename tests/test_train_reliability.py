@@ -21,7 +21,8 @@ from ganaudio.checkpoint import list_checkpoints, load_checkpoint
 from ganaudio.cli import main
 from ganaudio.data import load_dataset
 from ganaudio.errors import TrainingStopped
-from ganaudio.train import Trainer, read_metrics
+from ganaudio.run_folder import read_metrics
+from ganaudio.train import Trainer
 from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN, tiny_voice
 
 REPO = Path(__file__).resolve().parents[1]
