@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a conditional WGAN on the recipe's data; the run folder gets checkpoints, "
                     "sample grids (and WAVs for audio), metrics.jsonl, a loss-curve PNG and the resolved recipe.")
     add_recipe_arguments(train)
-    train.add_argument("--out", metavar="DIR", help="run folder (default: output.dir, else runs/<recipe>-<time>)")
+    train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<recipe>-<time>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     train.add_argument("--dry-run", action="store_true", help="print the resolved recipe and models, then stop")
     train.set_defaults(run=run_train)
@@ -147,7 +147,7 @@ def run_features(args: argparse.Namespace) -> int:
     for line in dataset.summary.lines():
         print(line)
     channels, height, width = dataset.sample_shape
-    if recipe.features.kind == "mel":
+    if not recipe.data.is_images:
         f = recipe.features
         shape = (f"{height} mel bins x {width} frames ({f.clip_seconds:g} s at {f.sample_rate} Hz, "
                  f"n_fft {f.n_fft}, hop {f.hop_length})")
@@ -170,20 +170,29 @@ def run_train(args: argparse.Namespace) -> int:
     from ganaudio.train import Trainer
 
     recipe = load_recipe(args.recipe, args.overrides, data_root=args.data)
-    run_dir = Path(args.out or recipe.output.dir or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = Path(args.out or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--out: {run_dir} is a file, not a folder")
     if args.resume and not list_checkpoints(run_dir):
         raise UserError(f"{run_dir}: no checkpoint to resume from")
     if not args.resume and list_checkpoints(run_dir):
         raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
-    join_process_group(recipe.train.device)  # under torchrun; a no-op in one process
+    shard, _ = join_process_group(recipe.train.device)  # under torchrun; a no-op in one process
     finished = False
     try:
         with local_main_first():
             dataset = load_dataset(recipe)
         preview = make_preview(recipe, dataset.feature_state, dataset.label_names)
-        code = train_with(Trainer(recipe, dataset, run_dir, preview=preview), args, dataset)
+        evaluate, evaluation_off = None, None
+        if recipe.train.eval_every and shard.is_main and not args.dry_run:
+            from ganaudio.evaluate import training_evaluator
+
+            try:
+                evaluate = training_evaluator(recipe, dataset.feature_state)
+            except UserError as err:  # unlabelled data, or none held out: train without it
+                evaluation_off = f"evaluation during training is off: {err}"
+        trainer = Trainer(recipe, dataset, run_dir, preview=preview, evaluate=evaluate)
+        code = train_with(trainer, args, dataset, evaluation_off)
         finished = True
         return code
     except TrainingStopped:
@@ -193,7 +202,7 @@ def run_train(args: argparse.Namespace) -> int:
         leave_process_group(finished)
 
 
-def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset") -> int:
+def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset", evaluation_off: str | None) -> int:
     """The rest of `ganaudio train`; under torchrun every process trains and the main one writes."""
     from ganaudio.models import count_parameters
 
@@ -201,18 +210,13 @@ def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset")
     say = print if main else (lambda *_: None)
     say(recipe.to_yaml().rstrip())
     say(f"data: {len(dataset)} samples of {dataset.sample_shape}, labels: {dataset.label_names or 'none'}")
-    say(f"generator: {count_parameters(trainer.generator):,} parameters; critic: "
-        f"{count_parameters(trainer.critic):,}; device: {trainer.device}, threads: {torch_threads()}, "
+    say(f"generator: {count_parameters(trainer.state.generator):,} parameters; critic: "
+        f"{count_parameters(trainer.state.critic):,}; device: {trainer.device}, threads: {torch_threads()}, "
         f"bf16: {'on' if trainer.autocast else 'off'}, processes: {trainer.shard.world_size}")
     if args.dry_run:
         return 0
-    if recipe.train.eval_every and main:
-        from ganaudio.evaluate import training_evaluator
-
-        try:
-            trainer.evaluate = training_evaluator(recipe, dataset.feature_state)
-        except UserError as err:  # unlabelled data, or none held out: train without it
-            say(f"evaluation during training is off: {err}")
+    if evaluation_off:
+        say(evaluation_off)
     if args.resume:
         step = trainer.resume()
         say(f"resuming {run} from step {step}")
@@ -233,8 +237,6 @@ def run_synth(args: argparse.Namespace) -> int:
     from ganaudio.checkpoint import resolve_checkpoint
     from ganaudio.synth import Synthesizer, plot_generated
 
-    if args.n <= 0:
-        raise UserError(f"--n: must be at least 1, got {args.n}")
     if args.plot:
         check_out_file(Path(args.plot), "--plot", ".png")
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
@@ -270,8 +272,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ganaudio.files import write_text_atomically
     from ganaudio.evaluate import evaluate_checkpoint
 
-    if args.n is not None and args.n < 20:
-        raise UserError(f"--n: evaluation needs at least 20 samples (10 inception-score splits), got {args.n}")
     if args.json:
         json_path = Path(args.json)
         check_out_file(json_path, "--json", ".json")
@@ -294,8 +294,6 @@ def run_augment(args: argparse.Namespace) -> int:
     from ganaudio.checkpoint import resolve_checkpoint
     from ganaudio.config import with_data_root
 
-    if args.per_class <= 0:
-        raise UserError(f"--per-class: must be at least 1, got {args.per_class}")
     out = Path(args.out)
     require_new_folder(out)  # before any work
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
@@ -340,7 +338,7 @@ def plot_examples(recipe, dataset, path: str, count: int = 16):
     picks = [int(idx[i]) for i in range(count) for idx in per_label if i < len(idx)][:count]
     titles = [dataset.label_names[dataset.labels[i]] if dataset.label_names else f"#{i}" for i in picks]
     samples = dataset.samples[picks]
-    if recipe.features.kind == "image":
+    if recipe.data.is_images:
         return image_grid(samples, path, titles=titles)
     return spectrogram_grid(samples, path, titles=titles, sample_rate=recipe.features.sample_rate,
                             hop_length=recipe.features.hop_length)

@@ -24,10 +24,10 @@ def record(overrides: list[str], run_dir: Path) -> dict:
     metrics = [trainer.shard.mean(trainer.train_step())]
     # After a step the critic holds its last update's gradients and the generator its own.
     gradients = {f"{net}.{name}": p.grad.clone() for net in ("generator", "critic")
-                 for name, p in getattr(trainer, net).named_parameters()}
+                 for name, p in getattr(trainer.state, net).named_parameters()}
     metrics += [trainer.shard.mean(trainer.train_step()) for _ in range(recipe.train.steps - 1)]
-    return {"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict(),
-            "generator_ema": trainer.generator_ema.state_dict(), "metrics": metrics, "gradients": gradients,
+    return {"generator": trainer.state.generator.state_dict(), "critic": trainer.state.critic.state_dict(),
+            "generator_ema": trainer.state.generator_ema.state_dict(), "metrics": metrics, "gradients": gradients,
             "rank": trainer.shard.rank, "world_size": trainer.shard.world_size}
 
 

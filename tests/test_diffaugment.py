@@ -55,16 +55,16 @@ def test_training_with_diffaugment_stays_finite_and_repeats_from_the_seed(tmp_pa
     dataset = load_dataset(recipe)
     trainer = Trainer(recipe, dataset, tmp_path / "a")
     metrics = [trainer.train_step() for _ in range(3)]
-    assert (trainer.augment.shift, trainer.augment.cutout) == (0.125, 0.25)
+    assert (trainer.train_step.augment.shift, trainer.train_step.augment.cutout) == (0.125, 0.25)
     assert all(bool(torch.isfinite(v)) for m in metrics for v in m.values())
     # the augmentation draws from the trainer's RNG, so two runs from one seed are identical
     other = Trainer(recipe, dataset, tmp_path / "b")
     for _ in range(3):
         other.train_step()
-    for a, b in zip(trainer.generator.parameters(), other.generator.parameters()):
+    for a, b in zip(trainer.state.generator.parameters(), other.state.generator.parameters()):
         assert torch.equal(a, b)
     # ... and the critic really sees augmented inputs: without augmentation the weights differ
     plain = Trainer(tiny_voice(), dataset, tmp_path / "c")
     for _ in range(3):
         plain.train_step()
-    assert not all(torch.equal(a, b) for a, b in zip(trainer.critic.parameters(), plain.critic.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(trainer.state.critic.parameters(), plain.state.critic.parameters()))

@@ -44,7 +44,7 @@ def test_trainer_under_bf16_trains_finite_with_fp32_weights(tmp_path):
     trainer.autocast = True  # whatever this CPU has: bf16 runs everywhere, natively or not
     metrics = [trainer.train_step() for _ in range(3)]
     assert all(bool(torch.isfinite(v)) for m in metrics for v in m.values()) and "critic/r1" in metrics[0]
-    assert all(p.dtype == torch.float32 for p in (*trainer.generator.parameters(), *trainer.critic.parameters()))
+    assert all(p.dtype == torch.float32 for p in (*trainer.state.generator.parameters(), *trainer.state.critic.parameters()))
 
 
 @pytest.fixture

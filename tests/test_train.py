@@ -58,13 +58,13 @@ def test_losses_are_finite_for_each_loss_and_conditioning(tmp_path, extra):
     metrics = [trainer.train_step() for _ in range(3)]
     assert all(bool(torch.isfinite(v)) for m in metrics for v in m.values())
     assert ("critic/gp" in metrics[0]) == ("train.loss=wgan-gp" in extra)
-    assert (trainer.num_classes == 0) == ("model.conditional=false" in extra)
+    assert (trainer.state.num_classes == 0) == ("model.conditional=false" in extra)
 
 
 def test_mnist_recipe_trains(tmp_path, mnist_dir):
     recipe = load_recipe("mnist", [*TINY_MODEL, *TINY_TRAIN], data_root=str(mnist_dir))
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
-    assert trainer.generator.depth == 2
+    assert trainer.state.generator.depth == 2
     trainer.fit()
     assert load_checkpoint(list_checkpoints(tmp_path)[-1])["sample_shape"] == [1, 28, 28]
 
@@ -85,8 +85,8 @@ def test_digits_recipe_trains_on_real_clips(tmp_path, fsdd_dir, capsys):
 
 
 def weights(trainer: Trainer) -> list[torch.Tensor]:
-    return [p.detach().clone() for p in (*trainer.generator.parameters(), *trainer.generator_ema.parameters(),
-                                         *trainer.critic.parameters())]
+    return [p.detach().clone() for p in (*trainer.state.generator.parameters(), *trainer.state.generator_ema.parameters(),
+                                         *trainer.state.critic.parameters())]
 
 
 def fake_evaluation(samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -111,19 +111,19 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, extra):
     resumed.fit()
     assert all(torch.equal(a, b) for a, b in zip(weights(straight), weights(resumed)))
     if extra:
-        assert (tmp_path / "split" / "best.pt").is_file() and resumed.best_score == straight.best_score
+        assert (tmp_path / "split" / "best.pt").is_file() and resumed.loop.best_score == straight.loop.best_score
 
 
 def test_conditional_sampling_honours_labels(tmp_path):
     recipe = tiny_voice()
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
     trainer.fit()
-    threes, labels = trainer.sample(4, labels=torch.full((4,), 3), seed=7)
+    threes, labels = trainer.state.sample(4, labels=torch.full((4,), 3), seed=7)
     assert labels.tolist() == [3, 3, 3, 3]
     z = torch.randn(4, 8, generator=torch.Generator().manual_seed(7))
-    assert torch.allclose(threes, trainer.generator_ema(z, torch.full((4,), 3)))
-    assert not torch.allclose(threes, trainer.sample(4, labels=torch.full((4,), 1), seed=7)[0])
-    assert torch.equal(threes, trainer.sample(4, labels=torch.full((4,), 3), seed=7)[0])
+    assert torch.allclose(threes, trainer.state.generator_ema(z, torch.full((4,), 3)))
+    assert not torch.allclose(threes, trainer.state.sample(4, labels=torch.full((4,), 1), seed=7)[0])
+    assert torch.equal(threes, trainer.state.sample(4, labels=torch.full((4,), 3), seed=7)[0])
 
 
 def test_checkpoint_loads_in_a_fresh_process(tmp_path):
@@ -201,44 +201,44 @@ def test_ema_generator_samples_with_batch_norm_statistics_of_its_own_weights(tmp
     recipe = tiny_voice("train.ema_start=0", "train.ema_decay=0.5", "train.steps=6")
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
     trainer.fit()
-    norm_pairs = [(e, g) for e, g in zip(trainer.generator_ema.modules(), trainer.generator.modules())
+    norm_pairs = [(e, g) for e, g in zip(trainer.state.generator_ema.modules(), trainer.state.generator.modules())
                   if isinstance(e, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
     assert norm_pairs and not any(torch.equal(e.running_mean, g.running_mean) for e, g in norm_pairs)
     saved = load_checkpoint(list_checkpoints(tmp_path)[-1])["generator_ema"]
-    assert all(torch.equal(saved[k], v) for k, v in trainer.generator_ema.state_dict().items())
+    assert all(torch.equal(saved[k], v) for k, v in trainer.state.generator_ema.state_dict().items())
     # In eval mode the EMA generator matches what its own weights give with batch statistics
     # of a large batch, which is what the refreshed running statistics estimate.
     z, labels = torch.randn(512, 8, generator=torch.Generator().manual_seed(3)), torch.arange(512) % 5
     with torch.no_grad():
-        eval_out = trainer.generator_ema(z, labels)
-        trainer.generator_ema.train()
-        batch_out = trainer.generator_ema(z, labels)
-        trainer.generator_ema.eval()
+        eval_out = trainer.state.generator_ema(z, labels)
+        trainer.state.generator_ema.train()
+        batch_out = trainer.state.generator_ema(z, labels)
+        trainer.state.generator_ema.eval()
     assert (eval_out - batch_out).abs().mean() < 0.05 * batch_out.abs().mean()
 
 
 def test_ema_copies_the_generator_until_ema_start_then_averages_with_the_decay(tmp_path):
     trainer = Trainer(tiny_voice("train.ema_start=2", "train.ema_decay=0.75"), load_dataset(tiny_voice()), tmp_path)
-    live, ema = list(trainer.generator.parameters()), list(trainer.generator_ema.parameters())
+    live, ema = list(trainer.state.generator.parameters()), list(trainer.state.generator_ema.parameters())
     with torch.no_grad():
         for p, q in zip(live, ema):
             p.fill_(1.0)
             q.fill_(0.0)
-    trainer.step = 2  # up to ema_start the average is the generator itself
-    trainer.update_ema()
+    trainer.state.step = 2  # up to ema_start the average is the generator itself
+    trainer.train_step.update_ema()
     assert all(torch.equal(q, torch.ones_like(q)) for q in ema)
     with torch.no_grad():
         for q in ema:
             q.fill_(0.0)
-    trainer.step = 3  # after it: ema <- 0.75 ema + 0.25 live
-    trainer.update_ema()
+    trainer.state.step = 3  # after it: ema <- 0.75 ema + 0.25 live
+    trainer.train_step.update_ema()
     assert all(torch.allclose(q, torch.full_like(q, 0.25)) for q in ema)
 
 
 def test_lazy_r1_runs_every_nth_critic_update_scaled_by_n(tmp_path):
     recipe = tiny_voice("train.loss=wgan-gp", "train.gp_weight=0", "train.r1_weight=0.5", "train.penalty_every=3")
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
-    steps = [{k: float(v) for k, v in trainer.critic_step().items()} for _ in range(6)]
+    steps = [{k: float(v) for k, v in trainer.train_step.critic_step().items()} for _ in range(6)]
     assert ["critic/r1" in s for s in steps] == [False, False, True, False, False, True]
     for s in steps:
         # The WGAN critic loss is -wdist; the penalty comes in at weight x penalty_every (StyleGAN2).

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import ganaudio.checkpoint
-import ganaudio.train
+import ganaudio.gan
 from ganaudio.checkpoint import list_checkpoints, load_checkpoint
 from ganaudio.cli import main
 from ganaudio.data import load_dataset
@@ -125,7 +125,7 @@ def test_sigint_and_sigterm_save_a_checkpoint_and_say_how_to_resume(tmp_path, nu
 def nan_at(monkeypatch, call: int) -> None:
     """The critic loss of the `call`-th critic update is NaN."""
     calls = {"n": 0}
-    real_loss = ganaudio.train.critic_loss
+    real_loss = ganaudio.gan.critic_loss
 
     def poisoned(*args, **kwargs):
         losses = real_loss(*args, **kwargs)
@@ -134,7 +134,7 @@ def nan_at(monkeypatch, call: int) -> None:
             losses["total"] = losses["total"] * float("nan")
         return losses
 
-    monkeypatch.setattr(ganaudio.train, "critic_loss", poisoned)
+    monkeypatch.setattr(ganaudio.gan, "critic_loss", poisoned)
 
 
 def test_a_nan_stops_training_naming_the_step_and_keeps_the_good_checkpoints(tmp_path, monkeypatch):
@@ -165,8 +165,8 @@ def test_on_nan_skip_drops_the_update_and_counts_it(tmp_path, monkeypatch):
     nan_at(monkeypatch, 3)
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
     trainer.fit()
-    assert trainer.skipped_updates == 1 and trainer.step == 6
-    assert all(bool(torch.isfinite(p).all()) for p in trainer.critic.parameters())
+    assert trainer.state.skipped_updates == 1 and trainer.step == 6
+    assert all(bool(torch.isfinite(p).all()) for p in trainer.state.critic.parameters())
     rows = read_metrics(tmp_path / "metrics.jsonl")
     assert rows[-1]["train/skipped_updates"] == 1.0
     assert load_checkpoint(list_checkpoints(tmp_path)[-1])["skipped_updates"] == 1
@@ -202,7 +202,7 @@ def test_nan_weights_with_finite_losses_are_caught_before_any_checkpoint(tmp_pat
     batch) but would poison every sample: the weight check stops the run first."""
     recipe = tiny_voice()
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
-    norm = next(m for m in trainer.generator.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    norm = next(m for m in trainer.state.generator.modules() if isinstance(m, torch.nn.BatchNorm1d))
     norm.running_mean[0] = float("nan")
     with pytest.raises(TrainingStopped, match="training diverged by step 1: the weights hold NaN or Inf; "
                                               "no checkpoint was written before it"):
@@ -216,6 +216,6 @@ def test_resume_takes_the_recipes_learning_rates(tmp_path):
     slower = tiny_voice("train.lr_critic=1e-5", "train.lr_generator=2e-5", "train.beta2=0.9", "train.steps=5")
     resumed = Trainer(slower, load_dataset(slower), tmp_path)
     resumed.resume()
-    assert [g["lr"] for g in resumed.opt_critic.param_groups] == [1e-5]
-    assert [g["lr"] for g in resumed.opt_generator.param_groups] == [2e-5]
-    assert resumed.opt_critic.param_groups[0]["betas"] == (0.0, 0.9)
+    assert [g["lr"] for g in resumed.state.opt_critic.param_groups] == [1e-5]
+    assert [g["lr"] for g in resumed.state.opt_generator.param_groups] == [2e-5]
+    assert resumed.state.opt_critic.param_groups[0]["betas"] == (0.0, 0.9)
