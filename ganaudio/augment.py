@@ -197,9 +197,7 @@ def quality_filter(synthetic: SyntheticClips, recipe: Recipe) -> torch.Tensor:
     from ganaudio.evaluate import Reference
 
     reference = Reference.for_recipe(recipe)
-    if reference.label_names != synthetic.label_names:
-        raise UserError(f"filter: the model's labels ({', '.join(synthetic.label_names)}) are not the data's "
-                        f"({', '.join(reference.label_names)}); pass the data it was trained on with --data")
+    reference.require_labels(synthetic.label_names, "filter")
     keep = []
     for start in range(0, len(synthetic), CLIPS_PER_CALL):
         items = [synthetic[i] for i in range(start, min(start + CLIPS_PER_CALL, len(synthetic)))]

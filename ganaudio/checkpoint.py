@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ganaudio.config import IMAGE_SOURCES
 from ganaudio.errors import UserError
 from ganaudio.files import atomic_write, require_parent_folder
 
@@ -117,7 +118,7 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
         if griffin_lim_iters <= 0:
             raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")
         features = state["recipe"]["features"]
-        if features.get("kind") == "image":
+        if state["recipe"]["data"].get("source") in IMAGE_SOURCES:
             raise UserError(f"{checkpoint}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
         state["recipe"] = {**state["recipe"], "features": {**features, "griffin_lim_iters": griffin_lim_iters}}
     out = Path(out)

@@ -36,6 +36,7 @@ def bundled_recipes_dir(package: Path) -> Path:
 
 
 RECIPES_DIR = bundled_recipes_dir(Path(__file__).resolve().parent)
+IMAGE_SOURCES = ("mnist",)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class DataConfig:
     """Where the clips (or images) come from and how each file is cleaned up."""
 
     # folder: your own WAV/FLAC/OGG files; fsdd: Free Spoken Digit Dataset with its official
-    # split; synthetic-voice: the built-in offline vowel corpus; mnist: handwritten digits.
+    # split; synthetic-voice: the built-in offline vowel corpus; mnist: handwritten digits
+    # (images: pixels scaled to [-1, 1], and the features section does not apply).
     source: Literal["folder", "fsdd", "synthetic-voice", "mnist"] = "folder"
     # A local copy of the data. For fsdd and mnist, null downloads into the cache folder. For
     # synthetic-voice, setting it (`--data PATH`) switches the recipe to the folder source.
@@ -68,6 +70,11 @@ class DataConfig:
     num_clips: int = 1000
     seed: int = 0
 
+    @property
+    def is_images(self) -> bool:
+        """Image data (pixels), not audio (clips that become log-mels): decided by the source."""
+        return self.source in IMAGE_SOURCES
+
     def validate(self, path: str) -> None:
         if self.labels == "pattern" and self.source == "folder":
             if not self.label_pattern:
@@ -86,12 +93,8 @@ class DataConfig:
 @dataclass(frozen=True)
 class FeatureConfig:
     """How a clip becomes the image the GAN sees: a normalized log-mel spectrogram in [-1, 1].
+    Image sources (MNIST) do not use it: their pixels are scaled to [-1, 1]."""
 
-    `kind: image` is for image sources (MNIST), whose pixels are scaled to [-1, 1] and whose
-    mel keys are unused.
-    """
-
-    kind: Literal["mel", "image"] = "mel"
     sample_rate: int = 8000  # Hz; every clip is resampled to it
     clip_seconds: float = 1.024  # every clip is cropped or padded to this, sound centred
     n_fft: int = 512  # STFT size (and window length)
@@ -118,8 +121,6 @@ class FeatureConfig:
         return self.sample_rate / 2 if self.fmax is None else self.fmax
 
     def validate(self, path: str) -> None:
-        if self.kind == "image":
-            return
         for key in ("sample_rate", "n_fft", "hop_length", "n_mels", "griffin_lim_iters"):
             _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
         _require(self.clip_seconds > 0, f"{path}.clip_seconds", "must be positive")
@@ -254,7 +255,6 @@ class TrainConfig:
 class OutputConfig:
     """What a run writes besides checkpoints."""
 
-    dir: Optional[str] = None  # run folder; null means runs/<recipe>-<date>-<time>
     grid_samples: int = 16  # samples in each PNG grid
     wav_samples: int = 4  # WAVs written with each grid (audio recipes)
 
@@ -273,12 +273,6 @@ class Recipe:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-
-    def validate(self) -> None:
-        image_source = self.data.source == "mnist"
-        if image_source != (self.features.kind == "image"):
-            want = "image" if image_source else "mel"
-            raise UserError(f"features.kind: data.source '{self.data.source}' needs features.kind '{want}'")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, as YAML would hold it (for saving the resolved recipe)."""
@@ -322,11 +316,28 @@ def recipe_from_dict(raw: dict[str, Any], name: str = "recipe") -> Recipe:
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise UserError(f"{unknown[0]}: unknown recipe section (sections: {', '.join(SECTIONS)})")
+    raw = _without_retired_keys(raw)
     hints = typing.get_type_hints(Recipe)
     sections = {key: _build_section(hints[key], raw.get(key), key) for key in SECTIONS}
-    recipe = Recipe(name=name, **sections)
-    recipe.validate()
-    return recipe
+    return Recipe(name=name, **sections)
+
+
+def _without_retired_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """Older recipes, and the recipes inside older checkpoints, hold keys since retired:
+    `features.kind` (the data source decides) and `output.dir` (`--out` names the run folder).
+    Values that say what is now implied are dropped; others are errors, never ignored."""
+    raw = {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
+    features, output, data = raw.get("features"), raw.get("output"), raw.get("data")
+    if isinstance(features, dict) and "kind" in features:
+        source = data.get("source", DataConfig.source) if isinstance(data, dict) else DataConfig.source
+        implied = "image" if source in IMAGE_SOURCES else "mel"
+        kind = features.pop("kind")
+        if kind != implied:
+            raise UserError(f"features.kind: retired, data.source decides; '{source}' data is {implied}, "
+                            f"not {kind!r} (delete the key)")
+    if isinstance(output, dict) and output.pop("dir", None) is not None:
+        raise UserError("output.dir: retired; name the run folder with --out DIR (and delete the key)")
+    return raw
 
 
 def resolve_recipe_path(source: str | Path) -> Path:

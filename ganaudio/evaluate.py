@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from ganaudio.audio import normalize_level
 from ganaudio.config import Recipe, with_data_root
-from ganaudio.data import load_dataset, read_audio_clips, recipe_fingerprint
+from ganaudio.data import load_dataset, read_audio_clips, recipe_fingerprint, source_for
 from ganaudio.data.cache import cache_root, load_cached, save_cached
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
@@ -166,7 +166,7 @@ class Reference:
     @classmethod
     def for_recipe(cls, recipe: Recipe, epochs: int = 15) -> "Reference":
         """The cached reference for the recipe's data, trained and cached first if needed."""
-        if recipe.data.labels == "none" and recipe.data.source == "folder":
+        if not source_for(recipe).labelled:
             raise UserError("evaluate: needs labelled data to train its reference classifier "
                             "(data.labels is 'none')")
         path = classifier_cache_path(recipe, epochs)
@@ -186,6 +186,12 @@ class Reference:
         return cls(classifier, inputs, list(payload["label_names"]), payload["train_embeddings"],
                    payload["heldout_embeddings"], payload["heldout_nn_distance"], Scores(**payload["real"]), normalize)
 
+    def require_labels(self, model_labels: list[str], model: str) -> None:
+        """A conditional model is scored against the data it was trained on: same label names."""
+        if model_labels and model_labels != self.label_names:
+            raise UserError(f"{model}: the model's labels ({', '.join(model_labels)}) are not the data's "
+                            f"({', '.join(self.label_names)}); pass the data it was trained on with --data")
+
     @torch.no_grad()
     def classify(self, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(class probabilities, embeddings) of waveforms (audio) or images (n, 1, h, w)."""
@@ -195,8 +201,7 @@ class Reference:
     def score(self, samples: torch.Tensor, labels: torch.Tensor | None) -> Scores:
         """Score raw vocoder waveforms (n, samples) or images (n, 1, h, w) in [-1, 1];
         `labels` are the intended class indices (None for an unconditional model)."""
-        if len(samples) < INCEPTION_SPLITS * 2:
-            raise UserError(f"n: evaluation needs at least {INCEPTION_SPLITS * 2} samples, got {len(samples)}")
+        require_enough_samples(len(samples))
         samples = samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
         silent = clipped = None
         if self.is_audio:
@@ -218,7 +223,7 @@ def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
     GAN's mel settings are left out, so recipes that differ only there share one classifier
     and their figures compare."""
     data = {k: v for k, v in vars(recipe.data).items() if k not in ("root", "cache_dir")}
-    clips = [recipe.features.kind, recipe.features.sample_rate, recipe.features.clip_samples]
+    clips = ["image" if recipe.data.is_images else "mel", recipe.features.sample_rate, recipe.features.clip_samples]
     blob = json.dumps([CLASSIFIER_FORMAT, data, clips, epochs, recipe_fingerprint(recipe)], sort_keys=True, default=str)
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]
     return cache_root(recipe.data) / "classifiers" / f"{recipe.data.source}-{key}.pt"
@@ -228,7 +233,7 @@ def _train_reference(recipe: Recipe, epochs: int) -> dict:
     """Train the classifier on the real training split and measure the real held-out data."""
     train, test = _real_splits(recipe)
     (train_x, train_y, names), (test_x, test_y, _) = train, test
-    inputs = ClassifierInputs(recipe.features.sample_rate if recipe.features.kind == "mel" else None)
+    inputs = ClassifierInputs(recipe.features.sample_rate if not recipe.data.is_images else None)
     if inputs.sample_rate is not None:
         inputs.fit(train_x)
     classifier = _fit_classifier(inputs(train_x), train_y, len(names), epochs)
@@ -253,7 +258,7 @@ def _train_reference(recipe: Recipe, epochs: int) -> dict:
 def _real_splits(recipe: Recipe) -> tuple[tuple, tuple]:
     """((samples, labels, label names) of the train split, the same of the held-out split):
     waveforms for audio, the [-1, 1] images for image data."""
-    if recipe.features.kind == "image":
+    if recipe.data.is_images:
         splits = [load_dataset(recipe, split) for split in ("train", "test")]
         _require_heldout(recipe, len(splits[1]))
         return tuple((d.samples, d.labels, d.label_names) for d in splits)
@@ -336,6 +341,13 @@ def clipped_fraction(waveforms: torch.Tensor) -> float:
     return float((at_full_scale > CLIPPED_SAMPLES).float().mean())
 
 
+def require_enough_samples(count: int) -> None:
+    """The inception score averages INCEPTION_SPLITS splits of at least 2 samples each."""
+    if count < INCEPTION_SPLITS * 2:
+        raise UserError(f"n: evaluation needs at least {INCEPTION_SPLITS * 2} samples "
+                        f"({INCEPTION_SPLITS} inception-score splits), got {count}")
+
+
 # ----- evaluating checkpoints and training runs -------------------------------------------
 def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root: str | None = None,
                         device: str = "cpu", seed: int = 0) -> Evaluation:
@@ -344,14 +356,14 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     compares like with like. Labels cycle through the classes."""
     from ganaudio.synth import Synthesizer
 
+    if n is not None:
+        require_enough_samples(n)  # before the classifier trains, which can take minutes
     synthesizer = Synthesizer.from_checkpoint(path, device=device)
     recipe = synthesizer.recipe
     if data_root is not None:
         recipe = with_data_root(recipe, data_root)
     reference = Reference.for_recipe(recipe)
-    if synthesizer.labels and synthesizer.labels != reference.label_names:
-        raise UserError(f"{path}: the model's labels ({', '.join(synthesizer.labels)}) are not the data's "
-                        f"({', '.join(reference.label_names)}); pass the data it was trained on with --data")
+    reference.require_labels(synthesizer.labels, str(path or "the bundled digits model"))
     count = n or reference.real.count
     generated = synthesizer.generate(count, seed=seed, level=False)
     labels = synthesizer.label_indices(None, count)

@@ -113,7 +113,7 @@ class Synthesizer:
             raise UserError(f"{path}: its weights do not fit the model its recipe describes") from None
         generator.to(target, memory_format=torch.channels_last)
         vocoder = None
-        if recipe.features.kind == "mel":
+        if not recipe.data.is_images:
             if griffin_lim_iters is not None and griffin_lim_iters <= 0:
                 raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")
             features = MelFeatures.from_state_dict(recipe.features, state["feature_state"])
@@ -258,7 +258,7 @@ def plot_generated(generated: Generated, recipe: Recipe, path: Path | str) -> Pa
 
 def make_preview(recipe: Recipe, feature_state: dict[str, torch.Tensor], label_names: list[str]) -> Preview:
     """The trainer's callback, writing `<stem>.png` (and `<stem>-<i>-<label>.wav` for audio)."""
-    features = MelFeatures.from_state_dict(recipe.features, feature_state) if recipe.features.kind == "mel" else None
+    features = MelFeatures.from_state_dict(recipe.features, feature_state) if not recipe.data.is_images else None
 
     def titles(labels: torch.Tensor) -> list[str] | None:
         return [label_names[int(k)] for k in labels] if label_names else None

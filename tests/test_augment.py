@@ -117,7 +117,7 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
 
 @pytest.mark.parametrize("args, message", [
     (["--labels", "a,x"], "label 'x': this model has no such label"),
-    (["--per-class", "0"], "--per-class: must be at least 1"),
+    (["--per-class", "0"], "per_class: must be at least 1, got 0"),
     (["--out", "missing/out"], "does not exist"),
     (["--out", "full"], "already exists and is not an empty folder"),
 ])

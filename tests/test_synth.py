@@ -50,7 +50,20 @@ def test_generate_gives_levelled_waveforms_of_the_clip_length(voice_checkpoint):
     made = synth.generate(3, labels="e", seed=5)
     assert made.samples.shape == (3, CLIP_SAMPLES) and made.labels == ["e", "e", "e"]
     peaks = made.samples.abs().amax(dim=1)
-    assert torch.allclose(peaks, torch.full((3,), 10 ** (-1 / 20)), atol=1e-3)  # -1 dBFS: not silent, not clipped
+    assert torch.allclose(peaks, torch.full((3,), 10 ** (-1 / 20)), atol=1e-3)  # levelled to -1 dBFS
+
+
+def test_levelling_is_one_gain_per_clip_and_the_wav_holds_it_unclipped(voice_checkpoint, tmp_path):
+    """Levelling scales each clip (no limiter, no clamp), and the WAV on disk is that clip up
+    to 16-bit rounding: nothing is clipped on the way."""
+    synth = Synthesizer.from_checkpoint(voice_checkpoint)
+    raw = synth.generate(3, labels="o", seed=9, level=False).samples
+    levelled = synth.generate(3, labels="o", seed=9)
+    gains = levelled.samples.abs().amax(dim=1) / raw.abs().amax(dim=1)
+    assert torch.allclose(levelled.samples, raw * gains[:, None], atol=1e-6)
+    for path, clip in zip(synth.save(levelled, tmp_path / "clips"), levelled.samples):
+        written, rate = soundfile.read(path, dtype="float32")
+        assert rate == 8000 and float(abs(written - clip.numpy()).max()) <= 1 / 32768 + 1e-6
 
 
 def test_the_seed_repeats_and_labels_are_honoured(voice_checkpoint):
@@ -109,7 +122,7 @@ def test_cli_synth_writes_and_reports(voice_checkpoint, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--n", "0"], "--n: must be at least 1"),
+    (["--n", "0"], "n: must be at least 1, got 0"),
     (["--label", "z"], "no such label"),
     (["--out", "{tmp}/missing/gen.wav"], "folder {tmp}/missing does not exist"),
     (["--out", "{tmp}/gen.png"], "an audio model writes .wav files"),

@@ -1,7 +1,8 @@
 """Data sources -> the training tensors: `load_dataset(recipe)` is the entry point.
 
-Each source (folder, fsdd, synthetic-voice, mnist) lives in its own module and yields clips
-or images; here they become features (normalized log-mels, or pixels in [-1, 1]) with the
+Each source (folder, fsdd, synthetic-voice, mnist) lives in its own module and implements
+`Source`: the files it reads and the clips or images it gives. `source_for` picks it once from
+`data.source`; here the clips become features (normalized log-mels, or pixels in [-1, 1]) with the
 feature state fitted on the training split, cached on disk keyed by the file list and the
 config. The dataset tells the models its sample shape and labels.
 """
@@ -9,23 +10,46 @@ config. The dataset tells the models its sample shape and labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import torch
 
-from ganaudio.audio import normalize_level
 from ganaudio.config import Recipe
 from ganaudio.data.cache import cache_file, cache_key, file_fingerprint, load_cached, save_cached
-from ganaudio.data.clips import SPLITS, ClipFile, Clips, DataSummary, read_clip_files
-from ganaudio.data.folder import existing_root, find_audio_files, folder_files
-from ganaudio.data.fsdd import downloaded_recordings, fsdd_files
-from ganaudio.data.mnist import downloaded_mnist, load_mnist, mnist_files
-from ganaudio.data.synthetic_voice import VOWELS, synthesize_voices
+from ganaudio.data.clips import SPLITS, Clips, DataSummary
+from ganaudio.data.folder import FolderSource
+from ganaudio.data.fsdd import FsddSource
+from ganaudio.data.mnist import Images, MnistSource
+from ganaudio.data.synthetic_voice import SyntheticVoiceSource
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures, encode_images, fit_statistics
 
-SYNTHETIC_TEST_EVERY = 10  # synthetic-voice: every 10th clip is held out as the test split
+__all__ = ["Dataset", "DataSummary", "Source", "load_dataset", "mel_features", "read_audio_clips",
+           "recipe_fingerprint", "source_for"]
 
-__all__ = ["Dataset", "DataSummary", "load_dataset", "mel_features", "read_audio_clips", "recipe_fingerprint"]
+
+class Source(Protocol):
+    """One kind of data (`data.source`), built from a recipe. Audio sources read Clips:
+    levelled mono waveforms of the recipe's rate and length, each with its label and split.
+    Image sources read Images. Formats and alignment live in the reading (data/clips.py)."""
+
+    labelled: bool  # whether its clips carry labels (evaluation needs them)
+
+    def files(self) -> list[Path]:
+        """The files it reads, whose sizes and times key the feature cache; [] when generated."""
+
+    def read(self) -> Clips | Images:
+        """Every clip (or image) with labels, label names, splits and a summary."""
+
+
+SOURCES: dict[str, type] = {"folder": FolderSource, "fsdd": FsddSource, "synthetic-voice": SyntheticVoiceSource,
+                            "mnist": MnistSource}
+
+
+def source_for(recipe: Recipe) -> Source:
+    """The recipe's data source: picked here, once."""
+    return SOURCES[recipe.data.source](recipe)
 
 
 @dataclass
@@ -82,24 +106,17 @@ def mel_features(recipe: Recipe, dataset: Dataset) -> MelFeatures:
 
 
 def recipe_fingerprint(recipe: Recipe) -> list:
-    """The files a recipe reads (with sizes and times); synthetic data is decided by config alone."""
-    data = recipe.data
-    if data.source == "synthetic-voice":
-        return []
-    if data.source == "mnist":
-        root = existing_root(data) if data.root else downloaded_mnist(data)
-        return file_fingerprint(mnist_files(root))
-    root = existing_root(data) if data.root else downloaded_recordings(data)
-    readable, unsupported = find_audio_files(root)
-    return file_fingerprint(readable + unsupported)
+    """The files a recipe reads (with sizes and times); generated data is decided by config alone."""
+    return file_fingerprint(source_for(recipe).files())
 
 
 def _build_features(recipe: Recipe) -> dict:
-    if recipe.data.source == "mnist":
-        images = load_mnist(recipe.data)
+    source = source_for(recipe)
+    if recipe.data.is_images:
+        images = source.read()
         return _payload(encode_images(images.pixels), images.labels, images.label_names,
                         images.splits, images.summary, feature_state={})
-    clips = read_audio_clips(recipe)
+    clips = source.read()
     features = MelFeatures(recipe.features)
     log_mels = features.log_mel(clips.waveforms)  # once for all clips: fitting reuses the train rows
     is_train = torch.tensor([s == "train" for s in clips.splits])
@@ -114,26 +131,9 @@ def _build_features(recipe: Recipe) -> dict:
 def read_audio_clips(recipe: Recipe) -> Clips:
     """Every clip of an audio recipe's data as levelled waveforms of the clip length, with
     labels and splits (the evaluation classifier listens to these)."""
-    data, features = recipe.data, recipe.features
-    summary = DataSummary(source=data.source)
-    if data.source == "synthetic-voice":
-        return _synthetic_voice_clips(recipe, summary)
-    files: list[ClipFile] = fsdd_files(data, summary) if data.source == "fsdd" else folder_files(data, summary)
-    return read_clip_files(files, data, features, summary)
-
-
-def _synthetic_voice_clips(recipe: Recipe, summary: DataSummary) -> Clips:
-    data, features = recipe.data, recipe.features
-    waveforms, labels = synthesize_voices(data.num_clips, features.sample_rate, features.clip_samples, data.seed)
-    waveforms = torch.stack([normalize_level(torch.from_numpy(w), data.normalize, data.peak_db, data.rms_db)
-                             for w in waveforms])
-    splits = ["test" if i % SYNTHETIC_TEST_EVERY == SYNTHETIC_TEST_EVERY - 1 else "train"
-              for i in range(len(labels))]
-    summary.found = summary.used = len(labels)
-    summary.label_counts = {v: int((labels == i).sum()) for i, v in enumerate(VOWELS)}
-    summary.split_counts = {s: splits.count(s) for s in SPLITS}
-    return Clips(waveforms=waveforms, labels=torch.from_numpy(labels), label_names=list(VOWELS),
-                 splits=splits, summary=summary)
+    if recipe.data.is_images:
+        raise UserError(f"data.source: '{recipe.data.source}' holds images, not audio clips")
+    return source_for(recipe).read()
 
 
 def _payload(samples: torch.Tensor, labels: torch.Tensor, label_names: list[str], splits: list[str],

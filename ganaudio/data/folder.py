@@ -9,9 +9,26 @@ import re
 from pathlib import Path
 
 from ganaudio.audio import AUDIO_EXTENSIONS, UNSUPPORTED_AUDIO_EXTENSIONS
-from ganaudio.config import DataConfig
-from ganaudio.data.clips import ClipFile, DataSummary
+from ganaudio.config import DataConfig, Recipe
+from ganaudio.data.clips import ClipFile, Clips, DataSummary, read_clip_files
 from ganaudio.errors import UserError
+
+
+class FolderSource:
+    """The folder source (see ganaudio.data.Source)."""
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+        self.labelled = recipe.data.labels != "none"
+
+    def files(self) -> list[Path]:
+        readable, unsupported = find_audio_files(existing_root(self.recipe.data))
+        return readable + unsupported
+
+    def read(self) -> Clips:
+        summary = DataSummary(source=self.recipe.data.source)
+        return read_clip_files(folder_files(self.recipe.data, summary), self.recipe.data, self.recipe.features,
+                               summary)
 
 
 def existing_root(data: DataConfig) -> Path:

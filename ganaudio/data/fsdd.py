@@ -13,9 +13,9 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from ganaudio.config import DataConfig
+from ganaudio.config import DataConfig, Recipe
 from ganaudio.data.cache import cache_root
-from ganaudio.data.clips import ClipFile, DataSummary
+from ganaudio.data.clips import ClipFile, Clips, DataSummary, read_clip_files
 from ganaudio.data.download import download
 from ganaudio.data.folder import existing_root, find_audio_files
 from ganaudio.errors import UserError
@@ -29,9 +29,31 @@ ARCHIVE_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/
 RECORDINGS_SHA256 = "0fbe6612aaa20a80ef4371894a46e060038337a518fe3d4728cb7eee7caa013c"
 
 
+class FsddSource:
+    """The fsdd source (see ganaudio.data.Source)."""
+
+    labelled = True
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+
+    def files(self) -> list[Path]:
+        readable, unsupported = find_audio_files(recordings_folder(self.recipe.data))
+        return readable + unsupported
+
+    def read(self) -> Clips:
+        summary = DataSummary(source="fsdd")
+        return read_clip_files(fsdd_files(self.recipe.data, summary), self.recipe.data, self.recipe.features, summary)
+
+
+def recordings_folder(data: DataConfig) -> Path:
+    """data.root, or the downloaded copy when it is not set."""
+    return existing_root(data) if data.root else downloaded_recordings(data)
+
+
 def fsdd_files(data: DataConfig, summary: DataSummary) -> list[ClipFile]:
     """All FSDD recordings with digit label and official split; other names are skipped."""
-    root = existing_root(data) if data.root else downloaded_recordings(data)
+    root = recordings_folder(data)
     readable, _ = find_audio_files(root)
     summary.found = len(readable)
     files = []

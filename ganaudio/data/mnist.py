@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganaudio.config import DataConfig
+from ganaudio.config import DataConfig, Recipe
 from ganaudio.data.cache import cache_root
 from ganaudio.data.clips import DataSummary
 from ganaudio.data.download import download
@@ -46,8 +46,28 @@ class Images:
     summary: DataSummary
 
 
+class MnistSource:
+    """The mnist source (see ganaudio.data.Source): images, not clips."""
+
+    labelled = True
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+
+    def files(self) -> list[Path]:
+        return mnist_files(mnist_folder(self.recipe.data))
+
+    def read(self) -> Images:
+        return load_mnist(self.recipe.data)
+
+
+def mnist_folder(data: DataConfig) -> Path:
+    """data.root, or the downloaded copy when it is not set."""
+    return existing_root(data) if data.root else downloaded_mnist(data)
+
+
 def load_mnist(data: DataConfig) -> Images:
-    root = existing_root(data) if data.root else downloaded_mnist(data)
+    root = mnist_folder(data)
     parts = {prefix: _read_pair(root, prefix) for prefix in ("train", "t10k")}
     parts = {k: v for k, v in parts.items() if v is not None}
     if not parts:

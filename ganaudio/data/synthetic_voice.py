@@ -1,9 +1,9 @@
 """One data source: the built-in synthetic-voice corpus (`data.source: synthetic-voice`), vowels
 spoken by made-up speakers, used by recipes/voice.yaml.
 
-Where it sits in the data flow: `ganaudio.data.load_dataset` calls `synthesize_voices` for the
-waveforms and vowel labels, then level-normalizes them, turns them into log-mel features and
-holds out a test split, as for the other sources (folder, fsdd, mnist). It is what a new user
+Where it sits in the data flow: `SyntheticVoiceSource.read` (ganaudio.data.Source) calls
+`synthesize_voices` for the waveforms and vowel labels, level-normalizes them and holds out a
+test split; `load_dataset` turns them into log-mel features as for the other sources. It is what a new user
 trains a GAN on when they have no data, so it has to sound like voices, and the labels have
 to be audible: the five vowels differ by their formants, as in speech.
 
@@ -17,8 +17,15 @@ its arguments (bit-identical from run to run), with nothing to download.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import torch
 from scipy.signal import sosfilt
+
+from ganaudio.audio import normalize_level
+from ganaudio.config import Recipe
+from ganaudio.data.clips import SPLITS, Clips, DataSummary
 
 VOWELS: tuple[str, ...] = ("a", "e", "i", "o", "u")
 
@@ -46,6 +53,33 @@ HIGHER_POLES_INVERSE_SQUARE = sum(1.0 / ((2 * k - 1) * 500.0) ** 2 for k in rang
 JITTER = 0.01  # relative cycle-to-cycle change of the glottal period, typical of healthy voices
 SHIMMER = 0.05  # relative cycle-to-cycle change of the pulse amplitude
 PEAK = 0.9
+
+
+TEST_EVERY = 10  # every 10th clip is held out as the test split
+
+
+class SyntheticVoiceSource:
+    """The synthetic-voice source (see ganaudio.data.Source): generated, so it reads no files."""
+
+    labelled = True
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+
+    def files(self) -> list[Path]:
+        return []
+
+    def read(self) -> Clips:
+        data, features = self.recipe.data, self.recipe.features
+        waveforms, labels = synthesize_voices(data.num_clips, features.sample_rate, features.clip_samples, data.seed)
+        waveforms = torch.stack([normalize_level(torch.from_numpy(w), data.normalize, data.peak_db, data.rms_db)
+                                 for w in waveforms])
+        splits = ["test" if i % TEST_EVERY == TEST_EVERY - 1 else "train" for i in range(len(labels))]
+        summary = DataSummary(source=data.source, found=len(labels), used=len(labels),
+                              label_counts={v: int((labels == i).sum()) for i, v in enumerate(VOWELS)},
+                              split_counts={s: splits.count(s) for s in SPLITS})
+        return Clips(waveforms=waveforms, labels=torch.from_numpy(labels), label_names=list(VOWELS),
+                     splits=splits, summary=summary)
 
 
 def synthesize_voices(num_clips: int, sample_rate: int, clip_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
