@@ -6,15 +6,15 @@ the same 8,000 images for the same wall-clock budget, side by side in one run.
 The baseline is the seed-style PyTorch loop, made conditional so both can be asked for a
 digit: an MLP generator with batch norm (z + one-hot label -> 256 -> 512 -> 1024 -> 784, tanh),
 an MLP discriminator with dropout (784 + one-hot -> 512 -> 256 -> 1), BCE loss, Adam 2e-4
-(0.5, 0.999), batch 64. Both are scored by a small CNN trained on the 2,000 held-out real
-images (benchmarks/reference.py): label accuracy of 1,000 generated images (100 per digit)
-and the Frechet distance between classifier embeddings of generated and held-out images.
+(0.5, 0.999), batch 64. Both are scored by `ganaudio evaluate`'s reference classifier, trained
+on the 8,000 training images only: label accuracy of 1,000 generated images (100 per digit),
+inception score and the Frechet distance between classifier embeddings of generated and the
+2,000 held-out images (which neither the GANs nor the classifier trained on).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,13 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import frechet_distance, predict_and_embed, train_reference  # noqa: E402
-
-from ganaudio.config import load_recipe  # noqa: E402
-from ganaudio.data import load_dataset  # noqa: E402
-from ganaudio.plots import image_grid  # noqa: E402
-from ganaudio.train import Trainer  # noqa: E402
+from ganaudio.config import load_recipe
+from ganaudio.data import load_dataset
+from ganaudio.evaluate import Reference
+from ganaudio.plots import image_grid
+from ganaudio.train import Trainer
 
 
 class MLPGenerator(nn.Module):
@@ -77,13 +75,12 @@ def train_mlp_gan(samples: torch.Tensor, labels: torch.Tensor, minutes: float, s
     return lambda z, y: generator(z, y), steps
 
 
-def score(sample_fn, classifier, held_out_embed, latent: int, per_label: int = 100):
+def score(sample_fn, reference: Reference, latent: int, per_label: int = 100):
     labels = torch.arange(10).repeat_interleave(per_label)
     z = torch.randn(len(labels), latent, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         images = sample_fn(z, labels).float()
-    predicted, embeddings = predict_and_embed(classifier, images)
-    return float((predicted == labels).float().mean()), frechet_distance(embeddings, held_out_embed), images
+    return reference.score(images, labels), images
 
 
 def main() -> None:
@@ -100,14 +97,13 @@ def main() -> None:
     recipe = load_recipe("mnist", [f"train.max_minutes={args.minutes}", "train.steps=1000000",
                                    "train.sample_every=1000000", "train.checkpoint_every=1000000", *args.overrides],
                          data_root=args.data)
-    train, held_out = load_dataset(recipe, "train"), load_dataset(recipe, "test")
-    classifier = train_reference(held_out.samples, held_out.labels, 10, epochs=15)
-    _, held_out_embed = predict_and_embed(classifier, held_out.samples)
-    _, train_embed = predict_and_embed(classifier, train.samples[:2000])
-    print(f"{len(train)} training images, {len(held_out)} held-out; {args.minutes:g} min each; "
+    train = load_dataset(recipe, "train")
+    reference = Reference.for_recipe(recipe)  # trained on the training split only
+    real = reference.real
+    print(f"{len(train)} training images, {real.count} held-out; {args.minutes:g} min each; "
           f"torch threads {torch.get_num_threads()}")
-    print(f"reference: Frechet distance of 2,000 real training images to held-out: "
-          f"{frechet_distance(train_embed, held_out_embed):.2f}")
+    print(f"real held-out: accuracy {real.accuracy:.3f}, inception score {real.inception_score:.2f}, "
+          f"Frechet distance of as many training images to them {real.frechet_distance:.2f}")
 
     if args.overrides:
         print(f"recipes/mnist.yaml with {' '.join(args.overrides)}")
@@ -118,13 +114,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(recipe, train, Path(run_dir))
         trainer.fit()
-    ours = lambda z, y: trainer.generator_ema(z, y)  # noqa: E731
+    ours = lambda z, y: trainer.state.generator_ema(z, y)  # noqa: E731
     rows.append(("ganaudio recipes/mnist.yaml", ours, recipe.model.latent_dim, trainer.step))
-    print("| model | generator steps | label accuracy | Frechet distance to held-out |")
-    print("|---|---:|---:|---:|")
+    print("| model | generator steps | label accuracy | inception score | Frechet distance to held-out |")
+    print("|---|---:|---:|---:|---:|")
     for name, fn, latent, steps in rows:
-        accuracy, distance, images = score(fn, classifier, held_out_embed, latent)
-        print(f"| {name} | {steps} | {accuracy:.3f} | {distance:.2f} |")
+        scores, images = score(fn, reference, latent)
+        print(f"| {name} | {steps} | {scores.accuracy:.3f} | {scores.inception_score:.2f} | "
+              f"{scores.frechet_distance:.2f} |")
         if args.plots:
             args.plots.mkdir(parents=True, exist_ok=True)
             stem = "mlp" if "MLP" in name else "ganaudio"

@@ -2,15 +2,20 @@
 other on the same machine, and score every checkpoint with `ganaudio evaluate`'s figures.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/quality_digits.py --data ../shared/data/fsdd/recordings \\
-        --minutes 15 --rows specgan defaults --out /tmp/quality
+        --minutes 10 --rows wgan-gp-specgan-settings defaults --seeds 3 --parallel --threads 1 \\
+        --score compare --out /tmp/quality
 
-Each row is the recipe plus `--set` overrides (ROWS below; `--rows` picks them). Runs go to
-OUT/<recipe>-<row>, one after the other, or side by side with `--parallel --threads 1`; with `--score-only` existing run folders are scored again without training. For
-each checkpoint the table gives minutes of training, steps, label accuracy, inception score,
-Frechet distance and nearest-neighbour ratio, with the real held-out figures (and real clips
-through the vocoder) printed first and the issue 5 targets as ratios to them. Last comes each
-row's time to quality: the training minutes of its first checkpoint whose label accuracy
-reaches --target-accuracy, and how many times sooner the other rows got there than the first.
+Each row is the recipe plus `--set` overrides (ROWS below; `--rows` picks them), trained once
+per seed (`train.seed` 0, 1, ... `--seeds`-1) into OUT/<recipe>-<row>-seed<seed>: one after the
+other, or each seed's rows side by side with `--parallel --threads 1` (equal wall-clock then
+means equal shares of the machine). `--score all` scores every checkpoint with `ganaudio
+evaluate`'s figures (label accuracy, inception score, Frechet distance, nearest-neighbour
+ratio, against the real held-out clips, printed first); `--score compare` scores two per run:
+its last checkpoint (equal time) and its checkpoint at the largest step every run reached
+(equal steps), and prints each row's mean and spread over the seeds. With `--score-only`
+existing run folders are scored again without training. Last comes each row's time to
+quality: the minutes of its first scored checkpoint whose label accuracy reaches
+--target-accuracy.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import bisect
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -29,13 +35,15 @@ import torch
 from ganaudio.checkpoint import list_checkpoints
 from ganaudio.evaluate import evaluate_checkpoint
 
-# The plain SpecGAN / WaveGAN training settings (Donahue et al. 2019) on ganaudio's network.
-SPECGAN = ["train.loss=wgan-gp", "train.gp_weight=10", "train.r1_weight=0", "train.penalty_every=1",
-           "train.critic_steps=5", "train.lr_generator=1e-4", "train.lr_critic=1e-4", "train.beta1=0.5",
-           "train.beta2=0.9", "train.ema_decay=0", "train.batch_size=64", "train.diffaugment_shift=0",
-           "train.diffaugment_cutout=0"]
+# SpecGAN's training settings (Donahue et al. 2019: WGAN-GP, lambda 10, 5 critic steps, Adam
+# 1e-4 (0.5, 0.9), batch 64) on ganaudio's networks, features and EMA. Not SpecGAN itself: its
+# 2-D 5x5 transposed-convolution networks on 128x128 mels are not reproduced here.
+SPECGAN_SETTINGS = ["train.loss=wgan-gp", "train.gp_weight=10", "train.r1_weight=0", "train.penalty_every=1",
+                    "train.critic_steps=5", "train.lr_generator=1e-4", "train.lr_critic=1e-4", "train.beta1=0.5",
+                    "train.beta2=0.9", "train.batch_size=64", "train.diffaugment_shift=0",
+                    "train.diffaugment_cutout=0"]
 ROWS = {
-    "specgan": SPECGAN,
+    "wgan-gp-specgan-settings": SPECGAN_SETTINGS,
     "defaults": [],
     "fp32": ["train.mixed_precision=false"],
     "no-diffaugment": ["train.diffaugment_shift=0", "train.diffaugment_cutout=0"],
@@ -44,15 +52,17 @@ ROWS = {
     "no-ema": ["train.ema_decay=0"],
     "ema-0.999": ["train.ema_decay=0.999"],
     "wider": ["model.width=192", "model.max_width=512"],
-    "seed-1": ["train.seed=1"],
 }
-# checkpoints about every 1-2 minutes on 2 cores (--checkpoint-every scales this for long runs)
-CHECKPOINT_EVERY = {"specgan": 100}
+# checkpoints about every 1-2 minutes on 2 cores (--checkpoint-scale scales this for long runs)
+CHECKPOINT_EVERY = {"wgan-gp-specgan-settings": 100}
 
 
-def train_command(recipe: str, row: str, overrides: list[str], data: str, out: Path, minutes: float,
-                  threads: int, scale: float) -> list[str]:
-    every = max(1, int(CHECKPOINT_EVERY.get(row, 500 if recipe == "digits" else 250) * scale))
+def checkpoint_every(recipe: str, row: str, scale: float) -> int:
+    return max(1, int(CHECKPOINT_EVERY.get(row, 500 if recipe == "digits" else 250) * scale))
+
+
+def train_command(recipe: str, every: int, overrides: list[str], data: str, out: Path, minutes: float,
+                  threads: int) -> list[str]:
     command = [sys.executable, "-m", "ganaudio", "train", recipe, "--data", data, "--out", str(out),
                "--set", "train.steps=1000000", "--set", f"train.max_minutes={minutes}",
                "--set", f"train.checkpoint_every={every}", "--set", "train.keep_checkpoints=1000",
@@ -64,8 +74,9 @@ def train_command(recipe: str, row: str, overrides: list[str], data: str, out: P
 
 def train_rows(commands: list[list[str]], parallel: bool, logs: Path) -> None:
     """One after the other, or all at once (each on its --threads; progress bars go to
-    OUT/<row>.log)."""
+    OUT/<run>.log). A run folder that already holds checkpoints is left as it is."""
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    commands = [c for c in commands if not list_checkpoints(Path(c[c.index("--out") + 1]))]
     for command in commands:
         print("$", " ".join(command), flush=True)
     if not parallel:
@@ -93,10 +104,18 @@ def minutes_at_step(run_dir: Path) -> Callable[[int], float]:
     return lambda step: minutes[bisect.bisect_right(steps, step) - 1] if steps and step >= steps[0] else float("nan")
 
 
-def score_run(run_dir: Path, data: str, n: int | None) -> list[dict]:
+def last_step(run_dir: Path) -> int:
+    return int(list_checkpoints(run_dir)[-1].stem.split("-")[1])
+
+
+def score_run(run_dir: Path, data: str, n: int | None, steps: set[int] | None = None) -> list[dict]:
+    """Every checkpoint's figures, or only those of `steps` (and the last checkpoint)."""
     minutes = minutes_at_step(run_dir)
     results = []
-    for path in list_checkpoints(run_dir):
+    found = list_checkpoints(run_dir)
+    if steps is not None:
+        found = [p for p in found if int(p.stem.split("-")[1]) in steps or p == found[-1]]
+    for path in found:
         evaluation = evaluate_checkpoint(path, n=n, data_root=data)
         step = int(path.stem.split("-")[1])
         results.append({"step": step, "minutes": minutes(step), **evaluation.to_dict()})
@@ -130,6 +149,35 @@ def print_row(row: str, results: list[dict]) -> None:
               f"{silent} | {clipped} |", flush=True)
 
 
+MEASURES = (("accuracy", "label accuracy", None), ("inception_score", "inception score, % of real", "ratio"),
+            ("frechet_distance", "Frechet distance, x real", "ratio"), ("nearest_neighbour_ratio", "NN ratio", None))
+
+
+def spread(values: list[float], percent: bool = False) -> str:
+    scale = 100 if percent else 1
+    mean = statistics.mean(values) * scale
+    deviation = statistics.stdev(values) * scale if len(values) > 1 else 0.0
+    return f"{mean:.0f}% +- {deviation:.0f}" if percent else f"{mean:.3g} +- {deviation:.2g}"
+
+
+def print_comparison(everything: dict[tuple[str, int], list[dict]], equal_step: int) -> None:
+    """Each row's mean +- standard deviation over its seeds, at equal time and at equal steps."""
+    rows = sorted({row for row, _ in everything}, key=[row for row, _ in everything].index)
+    for label, pick in (("equal time (each run's last checkpoint)", lambda rs: rs[-1]),
+                        (f"equal steps (step {equal_step})", lambda rs: next(r for r in rs if r["step"] == equal_step))):
+        print(f"\n{label}: mean +- standard deviation over seeds")
+        print("| row | seeds | steps | minutes | " + " | ".join(name for _, name, _ in MEASURES) + " |")
+        print("|---|---:|---:|---:|" + "---:|" * len(MEASURES))
+        for row in rows:
+            picked = [pick(results) for (r, _), results in everything.items() if r == row]
+            cells = []
+            for key, _, kind in MEASURES:
+                values = [p["generated"][key] / (p["real"][key] if kind else 1) for p in picked]
+                cells.append(spread(values, percent=key == "inception_score"))
+            print(f"| {row} | {len(picked)} | {spread([p['step'] for p in picked])} | "
+                  f"{spread([p['minutes'] for p in picked])} | " + " | ".join(cells) + " |", flush=True)
+
+
 def time_to_accuracy(results: list[dict], target: float) -> dict | None:
     """The first scored checkpoint whose label accuracy reaches `target`, or None."""
     return next((r for r in results if (r["generated"]["accuracy"] or 0.0) >= target), None)
@@ -155,36 +203,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="digits")
     parser.add_argument("--data", required=True, help="the recipe's data (FSDD recordings/ or the MNIST folder)")
-    parser.add_argument("--rows", nargs="+", default=["specgan", "defaults"], choices=sorted(ROWS))
-    parser.add_argument("--minutes", type=float, default=15.0, help="training wall time per row")
+    parser.add_argument("--rows", nargs="+", default=["wgan-gp-specgan-settings", "defaults"], choices=sorted(ROWS))
+    parser.add_argument("--seeds", type=int, default=1, help="runs per row, train.seed 0 .. seeds-1")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training wall time per run")
     parser.add_argument("--out", type=Path, default=Path("/tmp/quality"))
     parser.add_argument("--n", type=int, help="samples per evaluation (default: the held-out split's size)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint-scale", type=float, default=1.0,
                         help="multiply the steps between checkpoints (4 for hour-long runs)")
+    parser.add_argument("--score", choices=["all", "compare"], default="all",
+                        help="every checkpoint, or the last and the equal-steps one of each run")
     parser.add_argument("--score-only", action="store_true", help="score existing run folders, train nothing")
     parser.add_argument("--parallel", action="store_true",
-                        help="train the rows at the same time, side by side (give each --threads 1 on 2 cores)")
+                        help="train each seed's rows side by side (give each --threads 1 on 2 cores)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--target-accuracy", type=float, default=0.8, help="label accuracy for the time-to-quality line")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    run_dirs = {row: args.out / f"{args.recipe}-{row}" for row in args.rows}
+    runs = {(row, seed): args.out / f"{args.recipe}-{row}-seed{seed}" for seed in range(args.seeds) for row in args.rows}
+    every = {row: checkpoint_every(args.recipe, row, args.checkpoint_scale) for row in args.rows}
+    if args.score == "compare":  # every row checkpoints at the same steps, so equal steps can be compared
+        every = dict.fromkeys(args.rows, min(every.values()))
     if not args.score_only:
-        train_rows([train_command(args.recipe, row, ROWS[row], args.data, run_dirs[row], args.minutes, args.threads,
-                                  args.checkpoint_scale)
-                    for row in args.rows], args.parallel, args.out)
-    everything = {row: score_run(run_dir, args.data, args.n) for row, run_dir in run_dirs.items()}
+        for seed in range(args.seeds):
+            train_rows([train_command(args.recipe, every[row], [*ROWS[row], f"train.seed={seed}"], args.data,
+                                      runs[row, seed], args.minutes, args.threads)
+                        for row in args.rows], args.parallel, args.out)
+    # The largest step every run has a checkpoint at (all rows checkpoint at multiples of the smallest interval).
+    common = set.intersection(*[{int(p.stem.split("-")[1]) for p in list_checkpoints(d)} for d in runs.values()])
+    equal_step = max((step for step in common if step <= min(last_step(d) for d in runs.values())), default=None)
+    wanted = None if args.score == "all" else {equal_step}
+    everything = {key: score_run(run_dir, args.data, args.n, wanted) for key, run_dir in runs.items()}
     first = next((results[0] for results in everything.values() if results), None)
     if first is None:
         sys.exit("no checkpoints to score")
     print()
     print_reference(first)
-    for row, results in everything.items():
-        print_row(row, results)
-    print_time_to_accuracy(everything, args.target_accuracy, args.minutes)
+    for (row, seed), results in everything.items():
+        print_row(f"{row}, seed {seed}", results)
+    if equal_step is not None:
+        print_comparison(everything, equal_step)
+    by_row = {f"{row}, seed {seed}": results for (row, seed), results in everything.items()}
+    print_time_to_accuracy(by_row, args.target_accuracy, args.minutes)
     if args.json:
-        args.json.write_text(json.dumps(everything, indent=1))
+        args.json.write_text(json.dumps(by_row, indent=1))
 
 
 if __name__ == "__main__":
