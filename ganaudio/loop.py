@@ -282,7 +282,7 @@ class TrainingLoop:
         if row[self.best_by] < self.best_score:
             self.best_score, self.best_step = row[self.best_by], step
             self.run.save_best(step, {**self.state.state_dict(), "evaluation": row})
-        self.run.plot_evaluation(sorted(self.evaluations, key=lambda r: r["step"]))
+        self.run.plot_evaluation(sorted(self.evaluations, key=lambda r: r["step"]), self.best_by)
         return row
 
     def save(self) -> Any:

@@ -12,10 +12,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-Scores = Callable[[torch.Tensor], torch.Tensor]  # samples -> critic scores (labels bound in)
+CriticFunction = Callable[[torch.Tensor], torch.Tensor]  # samples -> critic scores (labels bound in)
 
 
-def gradient_penalty(critic: Scores, real: torch.Tensor, fake: torch.Tensor,
+def gradient_penalty(critic: CriticFunction, real: torch.Tensor, fake: torch.Tensor,
                      mix: torch.Tensor | None = None) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): (||grad critic(x_hat)|| - 1)^2 on random
     interpolates of real and fake samples, computed in fp32 even under autocast. `mix`
@@ -28,7 +28,7 @@ def gradient_penalty(critic: Scores, real: torch.Tensor, fake: torch.Tensor,
     return (gradients.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(critic: Scores, real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(critic: CriticFunction, real: torch.Tensor) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): squared gradient norm of the critic on real samples only;
     it keeps the critic smooth where the data is, and needs no fake samples."""
     real = real.float().detach().requires_grad_(True)

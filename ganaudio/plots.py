@@ -81,23 +81,27 @@ def loss_curves(metrics: list[dict], path: Path | str) -> Path:
     return _save(figure, path)
 
 
-def evaluation_curves(rows: list[dict], path: Path | str) -> Path:
-    """The trainer's evaluations against step: Frechet distance (the best one marked), label
-    accuracy and inception score."""
+EVALUATION_TITLES = {"eval/frechet_distance": "Frechet distance", "eval/accuracy": "label accuracy",
+                     "eval/inception_score": "inception score"}
+
+
+def evaluation_curves(rows: list[dict], path: Path | str, best_by: str = "eval/frechet_distance") -> Path:
+    """Each evaluation figure against step, one panel per figure; the lowest `best_by` (the
+    one best.pt holds) is marked. Any model's evaluations: the GAN's are named nicely."""
     steps = [row["step"] for row in rows]
-    names = [("eval/frechet_distance", "Frechet distance (lower is better)"), ("eval/accuracy", "label accuracy"),
-             ("eval/inception_score", "inception score")]
-    names = [(key, title) for key, title in names if any(key in row for row in rows)]
-    figure = Figure(figsize=(5 * len(names), 3.4), layout="constrained")
-    axes = figure.subplots(1, len(names), squeeze=False)[0]
-    for axis, (key, title) in zip(axes, names):
+    keys = sorted({key for row in rows for key in row if key.startswith("eval/")},
+                  key=lambda key: (key != best_by, key))
+    keys = [key for key in keys if key in EVALUATION_TITLES or key == best_by] or keys
+    figure = Figure(figsize=(5 * len(keys), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(keys), squeeze=False)[0]
+    for axis, key in zip(axes, keys):
         values = [row.get(key, float("nan")) for row in rows]
         axis.plot(steps, values, marker=".", linewidth=1)
-        if key == "eval/frechet_distance":
+        if key == best_by:
             best = min(range(len(values)), key=lambda i: values[i])
             axis.plot([steps[best]], [values[best]], "r*", markersize=12, label=f"best (step {steps[best]})")
             axis.legend(loc="upper right")
-        axis.set_title(title)
-        axis.set_xlabel("generator step")
+        axis.set_title(EVALUATION_TITLES.get(key, key[len("eval/"):]) + (" (lower is better)" if key == best_by else ""))
+        axis.set_xlabel("step")
         axis.grid(alpha=0.3)
     return _save(figure, path)

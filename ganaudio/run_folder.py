@@ -118,10 +118,10 @@ class RunFolder:
         return self.path / f"samples-{step:07d}"
 
     # ----- curves -------------------------------------------------------------------------------
-    def plot_evaluation(self, rows: list[dict[str, Any]]) -> Path:
+    def plot_evaluation(self, rows: list[dict[str, Any]], best_by: str) -> Path:
         from ganaudio.plots import evaluation_curves
 
-        return evaluation_curves(rows, self.path / "evaluation.png")
+        return evaluation_curves(rows, self.path / "evaluation.png", best_by)
 
     def plot_losses(self) -> Path | None:
         """losses.png from the logged training rows (evaluation rows have their own plot)."""
