@@ -19,9 +19,16 @@ import torchaudio
 from ganaudio.errors import UserError
 from ganaudio.files import atomic_write
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
-# Audio files we find but do not read: counted as bad files instead of silently ignored.
-UNSUPPORTED_AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".wma", ".opus", ".webm", ".aif", ".aiff", ".mp4")
+# File extension -> the libsndfile format that holds it: whatever the installed libsndfile reads
+# (soundfile.available_formats()), ganaudio reads. MP3 needs libsndfile 1.1 or newer.
+LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
+                      ".opus": "OGG", ".aif": "AIFF", ".aiff": "AIFF", ".aifc": "AIFF", ".mp3": "MP3",
+                      ".caf": "CAF", ".w64": "W64", ".rf64": "RF64", ".au": "AU", ".snd": "AU"}
+AUDIO_EXTENSIONS = tuple(ext for ext, major in LIBSNDFILE_FORMATS.items() if major in soundfile.available_formats())
+# Audio files found but not read (no libsndfile reads these containers, or this one lacks the
+# format): counted in the summary with the reason, never silently ignored.
+UNSUPPORTED_AUDIO_EXTENSIONS = tuple(ext for ext in LIBSNDFILE_FORMATS if ext not in AUDIO_EXTENSIONS) + (
+    ".m4a", ".aac", ".wma", ".webm", ".mp4", ".alac", ".ape", ".wv")
 SILENCE_PEAK = 1e-4  # a clip whose loudest sample is below -80 dBFS carries no sound
 
 
@@ -45,7 +52,7 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
     """
     path = Path(path)
     if path.suffix.lower() not in AUDIO_EXTENSIONS:
-        raise BadAudioFile(path, "unsupported format", f"ganaudio reads {', '.join(AUDIO_EXTENSIONS)}")
+        raise BadAudioFile(path, unsupported_reason(path.suffix))
     if path.suffix.lower() == ".wav":
         _check_wav_not_truncated(path)
     try:
@@ -69,6 +76,14 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
     if np.abs(mono).max() < SILENCE_PEAK:
         raise BadAudioFile(path, "silent", "peak below -80 dBFS")
     return mono, int(sample_rate)
+
+
+def unsupported_reason(suffix: str) -> str:
+    """The summary's reason for an audio file ganaudio cannot read, naming its format."""
+    name = suffix.lower().lstrip(".").upper()
+    if suffix.lower() in LIBSNDFILE_FORMATS:
+        return f"unsupported format: {name} (this libsndfile, {soundfile.__libsndfile_version__}, cannot read it)"
+    return f"unsupported format: {name} (libsndfile reads no {name}; convert to WAV or FLAC)"
 
 
 def _check_wav_not_truncated(path: Path) -> None:

@@ -78,9 +78,9 @@ def truncated(tmp_path):
     return root
 
 
-def with_mp3(tmp_path):
+def with_m4a(tmp_path):
     root = one_file(tmp_path)
-    (root / "a" / "song.mp3").write_bytes(b"ID3")
+    (root / "a" / "song.m4a").write_bytes(b"ftypM4A")
     return root
 
 
@@ -92,14 +92,14 @@ def broken(tmp_path):
 
 @pytest.mark.parametrize("make, extra, message", [
     (lambda t: t / "missing", [], "data folder does not exist"),
-    (lambda t: (t / "empty").mkdir() or t / "empty", [], "no WAV/FLAC/OGG files found"),
+    (lambda t: (t / "empty").mkdir() or t / "empty", [], "no audio files found (ganaudio reads WAV,"),
     (broken, ["--set", "data.on_bad_file=error"], "clip.wav: unreadable"),
     (truncated, ["--set", "data.on_bad_file=error"], "clip.wav: truncated"),
     (lambda t: one_file(t, samples=np.zeros(0, dtype=np.float32)), ["--set", "data.on_bad_file=error"], "empty"),
     (lambda t: one_file(t, samples=np.zeros(900, dtype=np.float32)), ["--set", "data.on_bad_file=error"], "silent"),
     (lambda t: one_file(t, samples=np.full(900, np.nan, dtype=np.float32), subtype="FLOAT"),
      ["--set", "data.on_bad_file=error"], "NaN"),
-    (with_mp3, ["--set", "data.on_bad_file=error"], "song.mp3: unsupported format"),
+    (with_m4a, ["--set", "data.on_bad_file=error"], "song.m4a: unsupported format: M4A (libsndfile reads no M4A"),
     (lambda t: one_file(t), ["--set", "data.labels=pattern", "--set", r"data.label_pattern=^\d_"],
      "data.label_pattern"),
     (lambda t: one_file(t), ["--set", "features.n_mel=40"], "features.n_mel: unknown key"),

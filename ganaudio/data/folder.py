@@ -1,5 +1,6 @@
-"""Data source `folder`: every WAV/FLAC/OGG under `data.root`, labelled by parent folder
-name or by a regular expression on the file name."""
+"""Data source `folder`: every audio file libsndfile reads (WAV, FLAC, OGG Vorbis and Opus,
+AIFF, MP3, ...) under `data.root`, extensions in any case, labelled by parent folder name or by
+a regular expression on the file name."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from ganaudio.audio import AUDIO_EXTENSIONS, UNSUPPORTED_AUDIO_EXTENSIONS
+from ganaudio.audio import AUDIO_EXTENSIONS, UNSUPPORTED_AUDIO_EXTENSIONS, unsupported_reason
 from ganaudio.config import DataConfig, Recipe
 from ganaudio.data.clips import ClipFile, Clips, DataSummary, read_clip_files
 from ganaudio.errors import UserError
@@ -67,9 +68,10 @@ def folder_files(data: DataConfig, summary: DataSummary) -> list[ClipFile]:
     readable, unsupported = find_audio_files(root)
     summary.found = len(readable) + len(unsupported)
     if not readable:
-        raise UserError(f"{root}: no {'/'.join(e[1:].upper() for e in AUDIO_EXTENSIONS)} files found")
+        raise UserError(f"{root}: no audio files found (ganaudio reads "
+                        f"{', '.join(e[1:].upper() for e in AUDIO_EXTENSIONS)})")
     for path in unsupported:
-        _bad(data, summary, path, "unsupported format")
+        _bad(data, summary, path, unsupported_reason(path.suffix))
     files = []
     pattern = re.compile(data.label_pattern) if data.labels == "pattern" else None
     for path in readable:

@@ -56,7 +56,7 @@ def make_bad_files(root):
     whole = write_wav(root / "a" / "whole.wav", tone(0.5, 8000)).read_bytes()
     (root / "a" / "whole.wav").unlink()
     (root / "a" / "cut.wav").write_bytes(whole[: len(whole) // 2])
-    (root / "a" / "song.mp3").write_bytes(b"ID3")
+    (root / "a" / "song.m4a").write_bytes(b"ftypM4A")
     (root / "a" / "notes.txt").write_text("not audio: ignored")
 
 
@@ -66,13 +66,13 @@ def test_bad_files_are_skipped_and_counted(tmp_path):
     assert len(train) == 1
     skipped = {reason: len(paths) for reason, paths in train.summary.skipped.items()}
     assert skipped == {"unreadable": 1, "empty": 1, "silent": 1, "NaN or infinite samples": 1,
-                       "truncated": 1, "unsupported format": 1}
+                       "truncated": 1, "unsupported format: M4A (libsndfile reads no M4A; convert to WAV or FLAC)": 1}
     assert train.summary.found == 7
 
 
 def test_bad_file_is_an_error_naming_it_when_asked(tmp_path):
     make_bad_files(tmp_path)
-    with pytest.raises(UserError, match=r"\.(wav|mp3)"):
+    with pytest.raises(UserError, match=r"\.(wav|m4a)"):
         load_dataset(folder_recipe(tmp_path, on_bad_file="error"))
 
 
@@ -80,7 +80,7 @@ def test_missing_and_empty_folders_and_unmatched_pattern(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_dataset(folder_recipe(tmp_path / "nope"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="no WAV/FLAC/OGG files"):
+    with pytest.raises(UserError, match=r"no audio files found \(ganaudio reads WAV, .*AIFF, .*MP3"):
         load_dataset(folder_recipe(tmp_path / "empty"))
     write_wav(tmp_path / "x" / "clip.wav", tone(0.2, 8000))
     with pytest.raises(UserError, match="data.label_pattern: .* matches none"):
