@@ -43,6 +43,7 @@ class BadAudioFile(UserError):
 
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 768_000  # Hz: below is not audio, above no recorder makes
 MAX_SECONDS = 600  # a file longer than this is a recording to cut into clips, not a clip
+MIN_SECONDS = 0.01  # shorter than 10 ms is a click, not a sound
 
 
 def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
@@ -70,6 +71,9 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
         raise BadAudioFile(path, "unreadable", str(err).splitlines()[0]) from None
     if samples.shape[0] == 0:
         raise BadAudioFile(path, "empty", "no samples")
+    if samples.shape[0] < MIN_SECONDS * sample_rate:
+        raise BadAudioFile(path, "too short", f"{1000 * samples.shape[0] / sample_rate:.1f} ms; a clip needs "
+                           f"at least {1000 * MIN_SECONDS:.0f} ms")
     mono = samples.mean(axis=1)
     if not np.isfinite(mono).all():
         raise BadAudioFile(path, "NaN or infinite samples")
@@ -146,18 +150,57 @@ def active_centre(waveform: torch.Tensor, frame: int = 256, floor_db: float = -4
     return ((first + last + 1) * frame) // 2
 
 
-def fit_length(waveform: torch.Tensor, length: int) -> tuple[torch.Tensor, bool]:
-    """Crop or zero-pad a 1-D clip to `length` samples with the sound centred.
+ALIGNMENTS = ("centre", "start", "onset")
+PRE_ROLL_SECONDS = 0.005  # kept before a detected onset, so the attack's first samples stay
+FADE_SECONDS = 0.01  # fade-out where a longer sound is cut, so the cut does not click
+ONSET_LEAD_SECONDS, ONSET_HOP, ONSET_N_FFT = 0.1, 64, 512  # see first_onset
 
-    Returns the clip and whether sound was cut off (the clip's active part or the file
-    was longer than `length`).
-    """
-    centre = active_centre(waveform) if waveform.numel() > length else waveform.numel() // 2
-    start = centre - length // 2
+
+def first_onset(waveform: torch.Tensor, sample_rate: int) -> int | None:
+    """Sample index of the first onset, or None: librosa's spectral-flux onset detector (made
+    for this), backtracked to the energy minimum before the attack.
+
+    The file is preceded by ONSET_LEAD_SECONDS of silence for the detector, so an attack on the
+    very first sample (most one-shots) is a rise it can see, and analysed in short frames
+    (ONSET_HOP samples). On ../shared/data/drumkits (benchmarks/onsets.py, BENCHMARKS.md) librosa's
+    defaults put the onset 12-93 ms after the first sample above -40 dB, cutting the attack, and
+    found none in one file; these put all 83 between 11 ms before and 1 ms after it."""
+    import librosa  # imported here: only onset alignment needs it, and it is slow to import
+
+    lead = int(ONSET_LEAD_SECONDS * sample_rate)
+    padded = np.concatenate([np.zeros(lead, dtype=np.float32), waveform.numpy().astype(np.float32)])
+    strength = librosa.onset.onset_strength(y=padded, sr=sample_rate, hop_length=ONSET_HOP, n_fft=ONSET_N_FFT)
+    onsets = librosa.onset.onset_detect(onset_envelope=strength, sr=sample_rate, hop_length=ONSET_HOP,
+                                        units="samples", backtrack=True)
+    return max(int(onsets[0]) - lead, 0) if len(onsets) else None
+
+
+def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
+               sample_rate: int | None = None) -> tuple[torch.Tensor, bool]:
+    """Crop or zero-pad a 1-D clip to `length` samples.
+
+    `centre` puts the sounding part in the middle (speech); `start` takes the file from its
+    first sample and `onset` from just before its first onset (one-shots: the attack at the
+    start, as samplers play them), padding with silence after the sound and fading out the
+    last FADE_SECONDS where a longer sound is cut. Returns the clip and whether sound was cut
+    off; ValueError when `onset` finds none (the caller names the file)."""
+    if align == "centre":
+        centre = active_centre(waveform) if waveform.numel() > length else waveform.numel() // 2
+        start = centre - length // 2
+    elif align == "start":
+        start = 0
+    else:
+        onset = first_onset(waveform, sample_rate)
+        if onset is None:
+            raise ValueError("no onset found")
+        start = max(onset - int(PRE_ROLL_SECONDS * sample_rate), 0)
     out = waveform.new_zeros(length)
     src_from, src_to = max(start, 0), min(start + length, waveform.numel())
     out[src_from - start: src_to - start] = waveform[src_from:src_to]
-    cropped = src_from > 0 or src_to < waveform.numel()
+    cropped = src_from > 0 and align == "centre" or src_to < waveform.numel()
+    if cropped and align != "centre" and sample_rate:
+        fade = min(int(FADE_SECONDS * sample_rate), length)
+        out[length - fade:] *= torch.linspace(1.0, 0.0, fade, dtype=out.dtype)
     return out, cropped
 
 

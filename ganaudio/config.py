@@ -57,6 +57,11 @@ class DataConfig:
     # folder source: hold out every Nth file of each label (in name order) as the test split,
     # which `ganaudio evaluate` and evaluation during training compare with; 0 holds none out.
     holdout_every: int = 0
+    # Where a clip of features.clip_seconds is taken from each file. centre: around the sounding
+    # part (speech). start: from the first sample. onset: from just before the first onset that
+    # librosa detects (one-shots: drums, notes); a file with none is a bad file. start and onset
+    # pad with silence after the sound and fade out where a longer sound is cut.
+    align: Literal["centre", "start", "onset"] = "centre"
     # Per-clip level: peak keeps every clip's loudest sample at peak_db; rms evens out loudness.
     normalize: Literal["peak", "rms", "none"] = "peak"
     peak_db: float = -1.0  # dBFS of the peak after peak normalization

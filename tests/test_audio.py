@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import soundfile
 import torch
 
-from ganaudio.audio import BadAudioFile, fit_length, normalize_level, read_audio, resample
+import ganaudio.audio
+from ganaudio.audio import FADE_SECONDS, BadAudioFile, fit_length, normalize_level, read_audio, resample
+from ganaudio.config import DataConfig, FeatureConfig
+from ganaudio.data.clips import ClipFile, DataSummary, read_clip_files
+from ganaudio.errors import UserError
 from tests.helpers import tone, write_wav
 
 
@@ -99,3 +105,50 @@ def test_fit_length_pads_and_crops_with_sound_centred():
     active = torch.nonzero(out).flatten()
     assert active.numel() == 2000  # the whole sound kept
     assert abs((int(active[0]) + int(active[-1])) / 2 - 2000) < 300  # and centred
+
+
+def drum_hit(silence: float, seconds: float, rate: int, decay: float = 8.0) -> torch.Tensor:
+    """Silence, then a decaying noise burst (a one-shot's attack and tail)."""
+    t = torch.arange(int(seconds * rate)) / rate
+    hit = torch.randn(len(t), generator=torch.Generator().manual_seed(0)) * torch.exp(-t * decay)
+    return torch.cat([torch.zeros(int(silence * rate)), 0.8 * hit])
+
+
+def test_onset_alignment_puts_the_attack_at_the_start_and_pads_after():
+    rate = 22050
+    clip, cropped = fit_length(drum_hit(0.3, 0.4, rate), rate, "onset", rate)  # 1 s clip of a 0.7 s file
+    assert not cropped
+    attack = int(torch.nonzero(clip.abs() > 0.1).flatten()[0])
+    assert attack <= int(0.012 * rate)  # within the 5 ms pre-roll and the detector's frame of the start
+    assert clip[int(0.45 * rate):].abs().max() == 0  # silence after the sound, none before it
+
+
+def test_start_and_onset_cut_long_sounds_with_a_fade_and_keep_the_attack():
+    rate, half = 22050, 11025
+    ring = drum_hit(0.0, 3.0, rate, decay=1.0)  # a cymbal longer than the clip, attack on the first sample
+    fade = int(FADE_SECONDS * rate)
+    for align in ("start", "onset"):
+        clip, cropped = fit_length(ring, half, align, rate)
+        assert cropped
+        assert torch.equal(clip[:half - fade], ring[:half - fade])  # attack and body as they were
+        assert torch.allclose(clip[half - fade:], ring[half - fade:half] * torch.linspace(1, 0, fade))  # no click
+    centred, cropped = fit_length(ring, half)
+    assert cropped and not torch.equal(centred[:1000], ring[:1000])  # centre cuts the attack off
+
+
+def test_a_file_with_no_onset_is_a_bad_file_for_onset_alignment(tmp_path, monkeypatch):
+    write_wav(tmp_path / "hum.wav", tone(0.5, 8000))
+    monkeypatch.setattr(ganaudio.audio, "first_onset", lambda waveform, rate: None)
+    files, data = [ClipFile(tmp_path / "hum.wav", None)], DataConfig(align="onset")
+    with pytest.raises(BadAudioFile, match="hum.wav: no onset found"):
+        read_clip_files(files, dataclasses.replace(data, on_bad_file="error"), FeatureConfig(), DataSummary("folder"))
+    summary = DataSummary("folder")
+    with pytest.raises(UserError, match=r"none of the 1 audio files could be used \(no onset found\)"):
+        read_clip_files(files, data, FeatureConfig(), summary)
+    assert summary.skipped == {"no onset found": [str(tmp_path / "hum.wav")]}
+
+
+def test_a_file_shorter_than_10_ms_is_too_short(tmp_path):
+    write_wav(tmp_path / "click.wav", np.full(40, 0.5, dtype=np.float32))  # 5 ms at 8 kHz
+    with pytest.raises(BadAudioFile, match="click.wav: too short"):
+        read_audio(tmp_path / "click.wav")

@@ -87,7 +87,7 @@ class Clips:
 
 def read_clip_files(files: list[ClipFile], data: DataConfig, features: FeatureConfig,
                     summary: DataSummary) -> Clips:
-    """Read, mix down, resample, level and centre-crop/pad every file into one tensor.
+    """Read, mix down, resample, level and crop/pad (as data.align says) every file into one tensor.
 
     Bad files are skipped and counted (`data.on_bad_file: skip`) or stop the run (`error`).
     """
@@ -95,14 +95,13 @@ def read_clip_files(files: list[ClipFile], data: DataConfig, features: FeatureCo
     for clip_file in tqdm(files, desc="reading audio", unit="file", leave=False, disable=len(files) < 200):
         try:
             samples, rate = read_audio(clip_file.path)
+            waveform, cropped = _fitted_clip(clip_file.path, samples, rate, data, features)
         except BadAudioFile as bad:
             if data.on_bad_file == "error":
                 raise
             summary.skip(str(clip_file.path), bad.reason)
             continue
         durations.append(len(samples) / rate)
-        waveform = resample(torch.from_numpy(samples), rate, features.sample_rate)
-        waveform, cropped = fit_length(waveform, features.clip_samples)
         summary.cropped += int(cropped)
         waveforms.append(normalize_level(waveform, data.normalize, data.peak_db, data.rms_db))
         kept.append(clip_file)
@@ -110,6 +109,16 @@ def read_clip_files(files: list[ClipFile], data: DataConfig, features: FeatureCo
         raise UserError(f"{data.root or data.source}: none of the {len(files)} audio files could be used "
                         f"({', '.join(sorted(summary.skipped))})")
     return _collect(waveforms, kept, durations, summary)
+
+
+def _fitted_clip(path: Path, samples: np.ndarray, rate: int, data: DataConfig,
+                 features: FeatureConfig) -> tuple[torch.Tensor, bool]:
+    """The file's samples at the recipe's rate and clip length, aligned as data.align says."""
+    waveform = resample(torch.from_numpy(samples), rate, features.sample_rate)
+    try:
+        return fit_length(waveform, features.clip_samples, data.align, features.sample_rate)
+    except ValueError as err:  # align: onset, and none found
+        raise BadAudioFile(path, str(err)) from None
 
 
 def _collect(waveforms: list[torch.Tensor], kept: list[ClipFile], durations: list[float],
