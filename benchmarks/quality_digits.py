@@ -160,22 +160,45 @@ def spread(values: list[float], percent: bool = False) -> str:
     return f"{mean:.0f}% +- {deviation:.0f}" if percent else f"{mean:.3g} +- {deviation:.2g}"
 
 
-def print_comparison(everything: dict[tuple[str, int], list[dict]], equal_step: int) -> None:
+def print_comparison(at_time: dict[tuple[str, int], dict], at_steps: dict[tuple[str, int], dict],
+                     equal_step: int) -> None:
     """Each row's mean +- standard deviation over its seeds, at equal time and at equal steps."""
-    rows = sorted({row for row, _ in everything}, key=[row for row, _ in everything].index)
-    for label, pick in (("equal time (each run's last checkpoint)", lambda rs: rs[-1]),
-                        (f"equal steps (step {equal_step})", lambda rs: next(r for r in rs if r["step"] == equal_step))):
+    rows = list(dict.fromkeys(row for row, _ in at_time))
+    for label, picked_by_key in (("equal time (each run's last checkpoint)", at_time),
+                                 (f"equal steps (step {equal_step})", at_steps)):
         print(f"\n{label}: mean +- standard deviation over seeds")
         print("| row | seeds | steps | minutes | " + " | ".join(name for _, name, _ in MEASURES) + " |")
         print("|---|---:|---:|---:|" + "---:|" * len(MEASURES))
         for row in rows:
-            picked = [pick(results) for (r, _), results in everything.items() if r == row]
+            picked = [result for (r, _), result in picked_by_key.items() if r == row]
             cells = []
             for key, _, kind in MEASURES:
                 values = [p["generated"][key] / (p["real"][key] if kind else 1) for p in picked]
                 cells.append(spread(values, percent=key == "inception_score"))
-            print(f"| {row} | {len(picked)} | {spread([p['step'] for p in picked])} | "
-                  f"{spread([p['minutes'] for p in picked])} | " + " | ".join(cells) + " |", flush=True)
+            # minutes only at equal time: a step-limited copy ran alone, not beside the other row
+            minutes = spread([p["minutes"] for p in picked]) if picked_by_key is at_time else "-"
+            print(f"| {row} | {len(picked)} | {spread([p['step'] for p in picked])} | {minutes} | "
+                  + " | ".join(cells) + " |", flush=True)
+
+
+def equal_step_runs(runs: dict[tuple[str, int], Path], args: argparse.Namespace,
+                    every: dict[str, int]) -> tuple[int, dict[tuple[str, int], Path]]:
+    """The fewest steps any run made in the time, and for each run a folder whose last
+    checkpoint is at that step: the run itself, or a copy trained to exactly that many steps
+    (CPU training is deterministic from the seed, so the copy is the run at that step)."""
+    step = min(last_step(d) for d in runs.values())
+    at_step = {}
+    for (row, seed), run_dir in runs.items():
+        if step in {int(p.stem.split("-")[1]) for p in list_checkpoints(run_dir)}:
+            at_step[row, seed] = run_dir
+            continue
+        copy = run_dir.with_name(f"{run_dir.name}-steps{step}")
+        command = train_command(args.recipe, every[row], [*ROWS[row], f"train.seed={seed}", f"train.steps={step}",
+                                                          "train.max_minutes=null"], args.data, copy, args.minutes,
+                                args.threads)
+        train_rows([command], parallel=False, logs=args.out)
+        at_step[row, seed] = copy
+    return step, at_step
 
 
 def time_to_accuracy(results: list[dict], target: float) -> dict | None:
@@ -229,11 +252,14 @@ def main() -> None:
             train_rows([train_command(args.recipe, every[row], [*ROWS[row], f"train.seed={seed}"], args.data,
                                       runs[row, seed], args.minutes, args.threads)
                         for row in args.rows], args.parallel, args.out)
-    # The largest step every run has a checkpoint at (all rows checkpoint at multiples of the smallest interval).
-    common = set.intersection(*[{int(p.stem.split("-")[1]) for p in list_checkpoints(d)} for d in runs.values()])
-    equal_step = max((step for step in common if step <= min(last_step(d) for d in runs.values())), default=None)
-    wanted = None if args.score == "all" else {equal_step}
-    everything = {key: score_run(run_dir, args.data, args.n, wanted) for key, run_dir in runs.items()}
+    if args.score == "compare":
+        equal_step, copies = equal_step_runs(runs, args, every)
+        at_time = {key: score_run(run_dir, args.data, args.n, set())[-1] for key, run_dir in runs.items()}
+        at_steps = {key: score_run(copies[key], args.data, args.n, set())[-1] for key in runs}
+        everything = {key: [at_steps[key], at_time[key]] if at_steps[key]["step"] != at_time[key]["step"]
+                      else [at_time[key]] for key in runs}
+    else:
+        everything = {key: score_run(run_dir, args.data, args.n) for key, run_dir in runs.items()}
     first = next((results[0] for results in everything.values() if results), None)
     if first is None:
         sys.exit("no checkpoints to score")
@@ -241,8 +267,8 @@ def main() -> None:
     print_reference(first)
     for (row, seed), results in everything.items():
         print_row(f"{row}, seed {seed}", results)
-    if equal_step is not None:
-        print_comparison(everything, equal_step)
+    if args.score == "compare":
+        print_comparison(at_time, at_steps, equal_step)
     by_row = {f"{row}, seed {seed}": results for (row, seed), results in everything.items()}
     print_time_to_accuracy(by_row, args.target_accuracy, args.minutes)
     if args.json:
