@@ -340,8 +340,7 @@ def plot_examples(recipe, dataset, path: str, count: int = 16):
     samples = dataset.samples[picks]
     if recipe.data.is_images:
         return image_grid(samples, path, titles=titles)
-    return spectrogram_grid(samples, path, titles=titles, sample_rate=recipe.features.sample_rate,
-                            hop_length=recipe.features.hop_length)
+    return spectrogram_grid(samples, path, recipe.features, titles=titles)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the feature cache and with every checkpoint.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -140,6 +141,14 @@ class MelFeatures:
                 ).float().to(device),
             }
         return self._transforms[device][name]
+
+
+def mel_band_centres_hz(config: FeatureConfig) -> torch.Tensor:
+    """The centre frequency of each mel band, on the HTK mel scale torchaudio's MelSpectrogram
+    uses: what a plot's frequency axis is labelled with."""
+    to_mel = lambda hz: 2595.0 * math.log10(1.0 + hz / 700.0)  # noqa: E731
+    mels = torch.linspace(to_mel(config.fmin), to_mel(config.mel_fmax), config.n_mels + 2, dtype=torch.float64)
+    return 700.0 * (10.0 ** (mels[1:-1] / 2595.0) - 1.0)
 
 
 def encode_images(pixels: torch.Tensor) -> torch.Tensor:

@@ -10,31 +10,53 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ganaudio.config import FeatureConfig
 from ganaudio.errors import UserError
+from ganaudio.features import mel_band_centres_hz
 from ganaudio.files import atomic_write, require_parent_folder
 
 
-def spectrogram_grid(features: torch.Tensor, path: Path | str, titles: list[str] | None = None,
-                     sample_rate: int | None = None, hop_length: int | None = None,
-                     columns: int = 4) -> Path:
-    """Plot (n, 1, n_mels, frames) features in [-1, 1] as a grid with time and mel axes."""
+TICK_HZ = (50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)
+
+
+def frequency_ticks(centres_hz: torch.Tensor) -> tuple[list[float], list[str]]:
+    """Positions on the mel-band axis (band i spans i..i+1) and labels of round frequencies."""
+    centres = centres_hz.double().numpy()
+    positions, labels = [], []
+    for hz in TICK_HZ:
+        if not centres[0] <= hz <= centres[-1]:
+            continue
+        position = float(np.interp(hz, centres, np.arange(len(centres)))) + 0.5
+        if positions and position - positions[-1] < len(centres) / 16:
+            positions.pop(), labels.pop()  # too close to read: the higher one stays
+        positions.append(position)
+        labels.append(f"{hz // 1000}k" if hz >= 1000 else str(hz))
+    return positions, labels
+
+
+def spectrogram_grid(features: torch.Tensor, path: Path | str, config: FeatureConfig,
+                     titles: list[str] | None = None, columns: int = 4) -> Path:
+    """Plot (n, 1, n_mels, frames) features in [-1, 1] as a grid, time in seconds and frequency
+    in Hz (on the mel scale) at the recipe's rate, so an attack at 0 s or a cymbal's energy at
+    10 kHz shows at a glance."""
     rows = math.ceil(features.shape[0] / columns)
     figure = Figure(figsize=(3.2 * columns, 2.6 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
-    frames = features.shape[-1]
-    seconds = frames * hop_length / sample_rate if sample_rate and hop_length else None
-    extent = (0, seconds if seconds else frames, 0, features.shape[-2])
+    seconds = features.shape[-1] * config.hop_length / config.sample_rate
+    ticks, tick_labels = frequency_ticks(mel_band_centres_hz(config))
     for index, axis in enumerate(axes.flat):
         if index >= features.shape[0]:
             axis.axis("off")
             continue
         image = axis.imshow(features[index, 0].cpu().numpy(), origin="lower", aspect="auto",
-                            cmap="magma", vmin=-1, vmax=1, extent=extent)
-        axis.set_xlabel("time (s)" if seconds else "frame")
-        axis.set_ylabel("mel bin")
+                            cmap="magma", vmin=-1, vmax=1, extent=(0, seconds, 0, features.shape[-2]))
+        axis.set_xlabel("time (s)")
+        axis.set_yticks(ticks, tick_labels)
+        axis.set_ylabel("frequency (Hz)")
         if titles:
             axis.set_title(titles[index])
     figure.colorbar(image, ax=axes, shrink=0.8, label="normalized log-mel")

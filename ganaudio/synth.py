@@ -251,8 +251,7 @@ def plot_generated(generated: Generated, recipe: Recipe, path: Path | str) -> Pa
     count = min(len(generated.features), 32)
     titles = generated.labels[:count] if generated.labels else None
     if generated.is_audio:
-        return spectrogram_grid(generated.features[:count], path, titles=titles,
-                                sample_rate=recipe.features.sample_rate, hop_length=recipe.features.hop_length)
+        return spectrogram_grid(generated.features[:count], path, recipe.features, titles=titles)
     return image_grid(generated.features[:count], path, titles=titles)
 
 
@@ -267,8 +266,7 @@ def make_preview(recipe: Recipe, feature_state: dict[str, torch.Tensor], label_n
         if features is None:
             image_grid(samples, stem.with_suffix(".png"), titles=titles(labels))
             return
-        spectrogram_grid(samples, stem.with_suffix(".png"), titles=titles(labels),
-                         sample_rate=recipe.features.sample_rate, hop_length=recipe.features.hop_length)
+        spectrogram_grid(samples, stem.with_suffix(".png"), recipe.features, titles=titles(labels))
         count = recipe.output.wav_samples
         if count:
             audio = features.decode(samples[:count])

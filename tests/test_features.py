@@ -9,7 +9,8 @@ import torchaudio
 
 from ganaudio.audio import fit_length, normalize_level
 from ganaudio.config import FeatureConfig
-from ganaudio.features import MelFeatures, decode_images, encode_images, fit_statistics
+from ganaudio.features import MelFeatures, decode_images, encode_images, fit_statistics, mel_band_centres_hz
+from ganaudio.plots import frequency_ticks
 from tests.helpers import tone
 
 CONFIG = FeatureConfig(sample_rate=8000, clip_seconds=0.512, n_fft=256, hop_length=64, n_mels=32)
@@ -113,3 +114,17 @@ def test_inverse_filterbank_matches_torchaudio_inverse_mel_scale():
     ours = features.linear_power(encoded)
     assert ours.shape == reference.shape
     assert torch.allclose(ours, reference, rtol=1e-3, atol=1e-4 * float(reference.abs().max()))
+
+
+@pytest.mark.parametrize("rate, n_fft, n_mels, top", [(8000, 512, 64, "2k"), (44100, 2048, 128, "16k")])
+def test_plots_label_the_mel_axis_in_hz_where_the_filterbank_peaks(rate, n_fft, n_mels, top):
+    config = FeatureConfig(sample_rate=rate, n_fft=n_fft, hop_length=n_fft // 4, n_mels=n_mels)
+    bank = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, config.fmin, config.mel_fmax, n_mels, rate)
+    peaks_hz = bank.argmax(dim=0).double() * rate / n_fft
+    centres = mel_band_centres_hz(config)
+    assert torch.allclose(peaks_hz, centres, atol=rate / n_fft)  # within one STFT bin
+    positions, labels = frequency_ticks(centres)
+    assert labels[-1] == top and "1k" in labels
+    assert min(b - a for a, b in zip(positions, positions[1:])) >= n_mels / 16  # far enough apart to read
+    band_of_1k = positions[labels.index("1k")] - 0.5
+    assert centres[int(band_of_1k)] <= 1000 <= centres[int(band_of_1k) + 1]
