@@ -236,7 +236,8 @@ def main() -> None:
                         help="multiply the steps between checkpoints (4 for hour-long runs)")
     parser.add_argument("--score", choices=["all", "compare"], default="all",
                         help="every checkpoint, or the last and the equal-steps one of each run")
-    parser.add_argument("--score-only", action="store_true", help="score existing run folders, train nothing")
+    parser.add_argument("--score-only", action="store_true",
+                        help="score existing run folders, train nothing (but the equal-steps copies of --score compare)")
     parser.add_argument("--parallel", action="store_true",
                         help="train each seed's rows side by side (give each --threads 1 on 2 cores)")
     parser.add_argument("--json", type=Path, help="also write every figure here")

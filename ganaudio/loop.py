@@ -184,7 +184,7 @@ class TrainingLoop:
         state, schedule, main = self.state, self.schedule, self.shard.is_main
         if main:
             self.run.prepare()
-        self.started, self.signals = time.perf_counter(), []
+        self.signals = []
         last_checkpoint = None
         with contextlib.ExitStack() as stack:
             stack.enter_context(stop_on_signals(self.signals))
@@ -192,13 +192,15 @@ class TrainingLoop:
             board = stack.enter_context(self.run.tensorboard()) if main else None
             bar = stack.enter_context(tqdm(total=schedule.steps, initial=state.step, desc="training", unit="step",
                                            dynamic_ncols=True, disable=not main))
+            self.started = time.perf_counter()  # the time limit counts training, not opening the logs
             while state.step < schedule.steps:
                 # step
                 metrics = self.step()
                 self.guard.record(metrics)
                 bar.update(1)
                 due = self.due()
-                out_of_time = False
+                # One process reads the clock every step; several agree on it on synced steps only.
+                out_of_time = self.shard.world_size == 1 and self.out_of_time()
                 if due.sync:
                     # check: NaN or Inf since the last check ends the run (on_nan: stop)
                     self.guard.check()

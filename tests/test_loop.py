@@ -127,3 +127,16 @@ def test_a_signal_stops_it_with_a_checkpoint_and_it_resumes_exactly(tmp_path):
     assert [r["step"] for r in loop.evaluations] == [3, 6] and loop.best_step == 6  # best.pt of step 6 is kept
     loop.fit()
     assert torch.equal(resumed.w, straight.w) and loop.best_score == pytest.approx(abs(float(straight.w.detach()) - 2.0))
+
+
+def test_the_time_limit_is_read_every_step_not_only_on_logged_ones(tmp_path):
+    """A slow model (seconds a step) must not overrun train.max_minutes by up to log_every steps."""
+    import time
+
+    schedule = Schedule(steps=1000, max_minutes=0.005, log_every=500, sample_every=500, eval_every=0,
+                        checkpoint_every=500)
+    state, loop = make_loop(tmp_path, schedule)
+    step = loop.step
+    loop.step = lambda: (time.sleep(0.05), step())[1]  # 50 ms a step against a 300 ms limit
+    last = loop.fit()
+    assert 5 <= state.step <= 8 and last == loop.run.checkpoint(state.step)
