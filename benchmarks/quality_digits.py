@@ -11,8 +11,9 @@ other, or each seed's rows side by side with `--parallel --threads 1` (equal wal
 means equal shares of the machine). `--score all` scores every checkpoint with `ganaudio
 evaluate`'s figures (label accuracy, inception score, Frechet distance, nearest-neighbour
 ratio, against the real held-out clips, printed first); `--score compare` scores two per run:
-its last checkpoint (equal time) and its checkpoint at the largest step every run reached
-(equal steps), and prints each row's mean and spread over the seeds. With `--score-only`
+its last checkpoint (equal time) and its state at the steps the slowest row of its seed made
+(equal steps: a step-limited copy, identical on CPU), and prints each row's mean and spread
+over the seeds. With `--score-only`
 existing run folders are scored again without training. Last comes each row's time to
 quality: the minutes of its first scored checkpoint whose label accuracy reaches
 --target-accuracy.
@@ -160,12 +161,12 @@ def spread(values: list[float], percent: bool = False) -> str:
     return f"{mean:.0f}% +- {deviation:.0f}" if percent else f"{mean:.3g} +- {deviation:.2g}"
 
 
-def print_comparison(at_time: dict[tuple[str, int], dict], at_steps: dict[tuple[str, int], dict],
-                     equal_step: int) -> None:
-    """Each row's mean +- standard deviation over its seeds, at equal time and at equal steps."""
+def print_comparison(at_time: dict[tuple[str, int], dict], at_steps: dict[tuple[str, int], dict]) -> None:
+    """Each row's mean +- standard deviation over its seeds, at equal time and at equal steps
+    (per seed, the steps the slowest row made)."""
     rows = list(dict.fromkeys(row for row, _ in at_time))
     for label, picked_by_key in (("equal time (each run's last checkpoint)", at_time),
-                                 (f"equal steps (step {equal_step})", at_steps)):
+                                 ("equal steps (each seed's slowest row's last step)", at_steps)):
         print(f"\n{label}: mean +- standard deviation over seeds")
         print("| row | seeds | steps | minutes | " + " | ".join(name for _, name, _ in MEASURES) + " |")
         print("|---|---:|---:|---:|" + "---:|" * len(MEASURES))
@@ -182,13 +183,13 @@ def print_comparison(at_time: dict[tuple[str, int], dict], at_steps: dict[tuple[
 
 
 def equal_step_runs(runs: dict[tuple[str, int], Path], args: argparse.Namespace,
-                    every: dict[str, int]) -> tuple[int, dict[tuple[str, int], Path]]:
-    """The fewest steps any run made in the time, and for each run a folder whose last
-    checkpoint is at that step: the run itself, or a copy trained to exactly that many steps
-    (CPU training is deterministic from the seed, so the copy is the run at that step)."""
-    step = min(last_step(d) for d in runs.values())
+                    every: dict[str, int]) -> dict[tuple[str, int], Path]:
+    """For each run, a folder whose last checkpoint is at the fewest steps any row made in the
+    time with the same seed: the run itself, or a copy trained to exactly that many steps (CPU
+    training is deterministic from the seed, so the copy is the run at that step)."""
     at_step = {}
     for (row, seed), run_dir in runs.items():
+        step = min(last_step(d) for (_, other), d in runs.items() if other == seed)
         if step in {int(p.stem.split("-")[1]) for p in list_checkpoints(run_dir)}:
             at_step[row, seed] = run_dir
             continue
@@ -198,7 +199,7 @@ def equal_step_runs(runs: dict[tuple[str, int], Path], args: argparse.Namespace,
                                 args.threads)
         train_rows([command], parallel=False, logs=args.out)
         at_step[row, seed] = copy
-    return step, at_step
+    return at_step
 
 
 def time_to_accuracy(results: list[dict], target: float) -> dict | None:
@@ -254,7 +255,7 @@ def main() -> None:
                                       runs[row, seed], args.minutes, args.threads)
                         for row in args.rows], args.parallel, args.out)
     if args.score == "compare":
-        equal_step, copies = equal_step_runs(runs, args, every)
+        copies = equal_step_runs(runs, args, every)
         at_time = {key: score_run(run_dir, args.data, args.n, set())[-1] for key, run_dir in runs.items()}
         at_steps = {key: score_run(copies[key], args.data, args.n, set())[-1] for key in runs}
         everything = {key: [at_steps[key], at_time[key]] if at_steps[key]["step"] != at_time[key]["step"]
@@ -269,7 +270,7 @@ def main() -> None:
     for (row, seed), results in everything.items():
         print_row(f"{row}, seed {seed}", results)
     if args.score == "compare":
-        print_comparison(at_time, at_steps, equal_step)
+        print_comparison(at_time, at_steps)
     by_row = {f"{row}, seed {seed}": results for (row, seed), results in everything.items()}
     print_time_to_accuracy(by_row, args.target_accuracy, args.minutes)
     if args.json:
