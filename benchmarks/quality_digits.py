@@ -183,7 +183,7 @@ def print_comparison(at_time: dict[tuple[str, int], dict], at_steps: dict[tuple[
 
 
 def equal_step_runs(runs: dict[tuple[str, int], Path], args: argparse.Namespace,
-                    every: dict[str, int]) -> dict[tuple[str, int], Path]:
+                    every: dict[str, int]) -> dict[tuple[str, int], tuple[Path, int]]:
     """For each run, a folder whose last checkpoint is at the fewest steps any row made in the
     time with the same seed: the run itself, or a copy trained to exactly that many steps (CPU
     training is deterministic from the seed, so the copy is the run at that step)."""
@@ -191,14 +191,14 @@ def equal_step_runs(runs: dict[tuple[str, int], Path], args: argparse.Namespace,
     for (row, seed), run_dir in runs.items():
         step = min(last_step(d) for (_, other), d in runs.items() if other == seed)
         if step in {int(p.stem.split("-")[1]) for p in list_checkpoints(run_dir)}:
-            at_step[row, seed] = run_dir
+            at_step[row, seed] = run_dir, step
             continue
         copy = run_dir.with_name(f"{run_dir.name}-steps{step}")
         command = train_command(args.recipe, every[row], [*ROWS[row], f"train.seed={seed}", f"train.steps={step}",
                                                           "train.max_minutes=null"], args.data, copy, args.minutes,
                                 args.threads)
         train_rows([command], parallel=False, logs=args.out)
-        at_step[row, seed] = copy
+        at_step[row, seed] = copy, step
     return at_step
 
 
@@ -257,7 +257,8 @@ def main() -> None:
     if args.score == "compare":
         copies = equal_step_runs(runs, args, every)
         at_time = {key: score_run(run_dir, args.data, args.n, set())[-1] for key, run_dir in runs.items()}
-        at_steps = {key: score_run(copies[key], args.data, args.n, set())[-1] for key in runs}
+        at_steps = {key: next(r for r in score_run(folder, args.data, args.n, {step}) if r["step"] == step)
+                    for key, (folder, step) in copies.items()}
         everything = {key: [at_steps[key], at_time[key]] if at_steps[key]["step"] != at_time[key]["step"]
                       else [at_time[key]] for key in runs}
     else:
