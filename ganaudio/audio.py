@@ -184,6 +184,10 @@ def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
     start, as samplers play them), padding with silence after the sound and fading out the
     last FADE_SECONDS where a longer sound is cut. Returns the clip and whether sound was cut
     off; ValueError when `onset` finds none (the caller names the file)."""
+    if align not in ALIGNMENTS:
+        raise ValueError(f"align must be one of {', '.join(ALIGNMENTS)}, got {align!r}")
+    if align != "centre" and not sample_rate:
+        raise ValueError(f"align {align!r} needs the sample rate (pre-roll, fade and onset are in seconds)")
     if align == "centre":
         centre = active_centre(waveform) if waveform.numel() > length else waveform.numel() // 2
         start = centre - length // 2
@@ -197,8 +201,12 @@ def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
     out = waveform.new_zeros(length)
     src_from, src_to = max(start, 0), min(start + length, waveform.numel())
     out[src_from - start: src_to - start] = waveform[src_from:src_to]
-    cropped = src_from > 0 and align == "centre" or src_to < waveform.numel()
-    if cropped and align != "centre" and sample_rate:
+    if align == "centre":
+        return out, src_from > 0 or src_to < waveform.numel()
+    # Cut only if sound (above -60 dB of the file's peak) is left after the clip: a silent tail is not a cut.
+    rest = waveform[src_to:]
+    cropped = rest.numel() > 0 and bool(rest.abs().max() > 1e-3 * waveform.abs().max())
+    if cropped:
         fade = min(int(FADE_SECONDS * sample_rate), length)
         out[length - fade:] *= torch.linspace(1.0, 0.0, fade, dtype=out.dtype)
     return out, cropped

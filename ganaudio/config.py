@@ -54,9 +54,10 @@ class DataConfig:
     labels: Literal["folder", "pattern", "none"] = "folder"
     # With labels: pattern. The named group `label` (or else group 1) is the label.
     label_pattern: Optional[str] = None
-    # folder source: hold out every Nth file of each label (in name order) as the test split,
-    # which `ganaudio evaluate` and evaluation during training compare with; 0 holds none out.
-    holdout_every: int = 0
+    # folder source: hold out about one file in N as the test split, which `ganaudio evaluate`
+    # and evaluation during training compare with (chosen by a hash of each file's path, so
+    # adding files never moves one between splits); 0 trains on every file.
+    holdout_every: int = 10
     # Where a clip of features.clip_seconds is taken from each file. centre: around the sounding
     # part (speech). start: from the first sample. onset: from just before the first onset that
     # librosa detects (one-shots: drums, notes); a file with none is a bad file. start and onset
@@ -297,6 +298,9 @@ def load_recipe(source: str | Path, overrides: list[str] = (), data_root: str | 
     """
     path = resolve_recipe_path(source)
     raw = _read_yaml_with_bases(path, seen=())
+    if isinstance(raw.get("output"), dict) and raw["output"].get("dir") is not None:
+        # Silently ignored, the run would go elsewhere than the recipe says.
+        raise UserError(f"{path}: output.dir is retired; name the run folder with --out DIR (and delete the key)")
     for override in overrides:
         _apply_override(raw, override)
     if data_root is not None:
@@ -340,8 +344,8 @@ def _without_retired_keys(raw: dict[str, Any]) -> dict[str, Any]:
         if kind != implied:
             raise UserError(f"features.kind: retired, data.source decides; '{source}' data is {implied}, "
                             f"not {kind!r} (delete the key)")
-    if isinstance(output, dict) and output.pop("dir", None) is not None:
-        raise UserError("output.dir: retired; name the run folder with --out DIR (and delete the key)")
+    if isinstance(output, dict):
+        output.pop("dir", None)  # a checkpoint's recipe may name its run folder: it meant nothing else
     return raw
 
 

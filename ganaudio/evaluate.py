@@ -274,8 +274,8 @@ def _require_heldout(recipe: Recipe, count: int) -> None:
     if count < INCEPTION_SPLITS * 2:
         where = recipe.data.root or recipe.data.source
         raise UserError(f"{where}: evaluation needs at least {INCEPTION_SPLITS * 2} held-out real samples to "
-                        f"compare with, this data has {count} (for a folder, hold some out with "
-                        f"--set data.holdout_every=10)")
+                        f"compare with, this data has {count} (for a folder, hold out more: about one file "
+                        f"in N with --set data.holdout_every=N)")
 
 
 def _fit_classifier(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int,

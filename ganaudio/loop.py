@@ -248,7 +248,8 @@ class TrainingLoop:
         return self.schedule.max_minutes is not None and self.elapsed() > 60 * self.schedule.max_minutes
 
     def raise_stopped(self, checkpoint: Any) -> None:
-        number = signal.Signals(self.signals[0])
+        # Under torchrun a process that got no signal stops too: every one agreed on it.
+        number = signal.Signals(self.signals[0] if self.signals else signal.SIGTERM)
         raise TrainingStopped(f"{number.name} at step {self.state.step}: saved {checkpoint}; resume with: "
                               f"{self.run.resume_command()}", exit_code=128 + int(number))
 

@@ -33,8 +33,11 @@ PROGRESS = {"D": "critic/loss", "G": "gen/loss", "W": "critic/wdist"}  # beside 
 
 def what_the_data_is(data: DataConfig) -> DataConfig:
     """The data settings that change the samples, without where the files and caches live:
-    a run whose data moved can resume (the samples themselves are checked apart)."""
-    return dataclasses.replace(data, root=None, cache_dir=None)
+    a run whose data moved can resume (the samples themselves are checked apart). The held-out
+    share applies to folders only (its default changed from 0 to 10: older runs of other
+    sources resume)."""
+    holdout = data.holdout_every if data.source == "folder" else 0
+    return dataclasses.replace(data, root=None, cache_dir=None, holdout_every=holdout)
 
 
 def same_tensors(saved: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> bool:

@@ -152,3 +152,14 @@ def test_a_file_shorter_than_10_ms_is_too_short(tmp_path):
     write_wav(tmp_path / "click.wav", np.full(40, 0.5, dtype=np.float32))  # 5 ms at 8 kHz
     with pytest.raises(BadAudioFile, match="click.wav: too short"):
         read_audio(tmp_path / "click.wav")
+
+
+def test_a_silent_tail_is_not_a_cut_and_unknown_alignments_are_refused():
+    rate = 8000
+    short_sound = torch.cat([drum_hit(0.0, 0.05, rate), torch.zeros(rate)])  # 50 ms, then a second of silence
+    clip, cropped = fit_length(short_sound, rate // 2, "start", rate)
+    assert not cropped and torch.equal(clip, short_sound[: rate // 2])  # not faded either
+    with pytest.raises(ValueError, match="align must be one of"):
+        fit_length(short_sound, rate, "center", rate)
+    with pytest.raises(ValueError, match="needs the sample rate"):
+        fit_length(short_sound, rate, "onset")

@@ -50,7 +50,6 @@ def test_digits_recipe_gives_64_by_64_mels():
     ({"optimizer": {}}, "optimizer: unknown recipe section"),
     ({"data": {"source": "mnist"}, "features": {"kind": "mel"}}, "features.kind: retired, data.source decides"),
     ({"features": {"kind": "image"}}, "features.kind: retired"),
-    ({"output": {"dir": "runs/x"}}, "output.dir: retired; name the run folder with --out"),
 ])
 def test_rejections_name_the_key(raw, message):
     with pytest.raises(UserError, match=None) as caught:
@@ -122,8 +121,16 @@ def test_with_data_root_reads_like_the_data_option():
 def test_retired_keys_that_say_what_is_implied_still_load():
     """Checkpoints and recipes written before features.kind and output.dir were retired hold
     them (the bundled digits.pt does); they load and mean what they meant."""
-    old = {"data": {"source": "mnist"}, "features": {"kind": "image"}, "output": {"dir": None, "grid_samples": 9}}
+    old = {"data": {"source": "mnist"}, "features": {"kind": "image"}, "output": {"dir": "runs/x", "grid_samples": 9}}
     recipe = recipe_from_dict(old)
     assert recipe.data.is_images and recipe.output.grid_samples == 9
     assert not recipe_from_dict({"features": {"kind": "mel"}}).data.is_images
     assert old["features"] == {"kind": "image"}  # the caller's dict (a checkpoint's) is not changed
+
+
+def test_a_recipe_file_that_names_its_run_folder_is_refused(tmp_path):
+    """output.dir in a YAML file would be silently ignored now (--out names the folder): refused."""
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: " + str(RECIPES_DIR / "voice.yaml") + "\noutput:\n  dir: runs/mine\n")
+    with pytest.raises(UserError, match="mine.yaml: output.dir is retired; name the run folder with --out DIR"):
+        load_recipe(path)

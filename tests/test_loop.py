@@ -140,3 +140,13 @@ def test_the_time_limit_is_read_every_step_not_only_on_logged_ones(tmp_path):
     loop.step = lambda: (time.sleep(0.05), step())[1]  # 50 ms a step against a 300 ms limit
     last = loop.fit()
     assert 5 <= state.step <= 8 and last == loop.run.checkpoint(state.step)
+
+
+def test_a_process_that_got_no_signal_stops_as_sigterm_with_the_others(tmp_path):
+    """Under torchrun every process stops when any one is signalled; one that got none itself
+    must still raise TrainingStopped (not crash), or the others wait for it at the barrier."""
+    _, loop = make_loop(tmp_path)
+    loop.signals = []
+    with pytest.raises(TrainingStopped, match="SIGTERM at step 0") as stopped:
+        loop.raise_stopped(None)
+    assert stopped.value.exit_code == 128 + signal.SIGTERM

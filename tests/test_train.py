@@ -269,3 +269,12 @@ def test_a_run_whose_data_moved_resumes_and_other_data_is_refused(tmp_path, labe
     changed = folder_recipe(moved, "train.steps=6")
     with pytest.raises(UserError, match="is not the data this run trained on"):
         Trainer(changed, load_dataset(changed), tmp_path / "run").resume()
+
+
+def test_resume_compares_what_the_data_is_not_where_or_what_does_not_apply():
+    from ganaudio.config import DataConfig
+    from ganaudio.train import what_the_data_is
+
+    fsdd = DataConfig(source="fsdd", root="/old/place", holdout_every=0)  # a checkpoint from before the default was 10
+    assert what_the_data_is(fsdd) == what_the_data_is(DataConfig(source="fsdd", root="/new/place"))
+    assert what_the_data_is(DataConfig(holdout_every=0)) != what_the_data_is(DataConfig())  # folders: it counts

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import zlib
 from pathlib import Path
 
 from ganaudio.audio import AUDIO_EXTENSIONS, UNSUPPORTED_AUDIO_EXTENSIONS, unsupported_reason
@@ -83,17 +84,15 @@ def folder_files(data: DataConfig, summary: DataSummary) -> list[ClipFile]:
     if not files:
         raise UserError(f"data.label_pattern: {data.label_pattern!r} matches none of the "
                         f"{len(readable)} file names under {root}")
-    return _hold_out(files, data.holdout_every) if data.holdout_every else files
+    return _hold_out(files, data.holdout_every, root) if data.holdout_every else files
 
 
-def _hold_out(files: list[ClipFile], every: int) -> list[ClipFile]:
-    """Mark every `every`-th file of each label, in name order, as the test split."""
-    seen: dict[str | None, int] = {}
-    held_out = set()
-    for clip_file in sorted(files, key=lambda f: str(f.path)):
-        seen[clip_file.label] = seen.get(clip_file.label, 0) + 1
-        if seen[clip_file.label] % every == 0:
-            held_out.add(clip_file.path)
+def _hold_out(files: list[ClipFile], every: int, root: Path) -> list[ClipFile]:
+    """Mark about one file in `every` as the test split: those whose path under the root hashes
+    to 0 modulo `every` (CRC-32). A file's split depends on its own path only, so adding files
+    to the folder never moves one between splits (a resumed or retrained model is still scored
+    on clips it did not train on); each label gets its share on average, not exactly."""
+    held_out = {f.path for f in files if zlib.crc32(f.path.relative_to(root).as_posix().encode()) % every == 0}
     return [dataclasses.replace(f, split="test") if f.path in held_out else f for f in files]
 
 

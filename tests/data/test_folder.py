@@ -103,3 +103,23 @@ def test_flac_and_ogg_are_read(tmp_path):
     write_wav(tmp_path / "a" / "y.ogg", tone(0.2, 8000), subtype="VORBIS")
     assert len(load_dataset(folder_recipe(tmp_path))) == 2
     assert torch.isfinite(load_dataset(folder_recipe(tmp_path)).samples).all()
+
+
+def test_held_out_files_stay_held_out_when_files_are_added(tmp_path):
+    """Folders hold out about one file in holdout_every (10 by default) by a hash of each path,
+    so a folder that grows never moves a file a model was scored on into its training split."""
+    from ganaudio.config import DataConfig
+    from ganaudio.data.clips import DataSummary
+    from ganaudio.data.folder import folder_files
+
+    assert DataConfig().holdout_every == 10
+    for i in range(40):
+        write_wav(tmp_path / "a" / f"a_{i}.wav", tone(0.1, 8000))
+    data = DataConfig(root=str(tmp_path), holdout_every=4)
+    before = {f.path: f.split for f in folder_files(data, DataSummary("folder"))}
+    assert 4 <= list(before.values()).count("test") <= 18  # about one in 4
+    for i in range(40, 80):
+        write_wav(tmp_path / "a" / f"a_{i}.wav", tone(0.1, 8000))
+    after = {f.path: f.split for f in folder_files(data, DataSummary("folder"))}
+    assert len(after) == 80 and all(after[path] == split for path, split in before.items())
+    assert "test" in [after[path] for path in after if path not in before]
