@@ -334,7 +334,8 @@ def recipe_from_dict(raw: dict[str, Any], name: str = "recipe") -> Recipe:
 def _without_retired_keys(raw: dict[str, Any]) -> dict[str, Any]:
     """Older recipes, and the recipes inside older checkpoints, hold keys since retired:
     `features.kind` (the data source decides) and `output.dir` (`--out` names the run folder).
-    Values that say what is now implied are dropped; others are errors, never ignored."""
+    A kind that says what the source implies is dropped, another is an error; output.dir is
+    dropped whatever it says (a checkpoint cannot be edited; load_recipe refuses it in YAML)."""
     raw = {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
     features, output, data = raw.get("features"), raw.get("output"), raw.get("data")
     if isinstance(features, dict) and "kind" in features:
