@@ -4,6 +4,7 @@ The public API, importable on any machine (no GPU needed, no side effects):
 
     from ganaudio import load_recipe, load_dataset
     recipe = load_recipe("digits", data_root="path/to/fsdd/recordings")
+    recipe = resolve_clip_seconds(recipe)   # features.clip_seconds: auto -> seconds, from the files
     train = load_dataset(recipe)            # (n, 1, n_mels, frames) in [-1, 1] + labels
     features = mel_features(recipe, train)  # encode / decode (Griffin-Lim)
     made = Synthesizer.from_checkpoint().generate(4, labels="3", seed=0)  # bundled digits model
@@ -11,12 +12,13 @@ The public API, importable on any machine (no GPU needed, no side effects):
 """
 
 from ganaudio.config import Recipe, load_recipe
-from ganaudio.data import Dataset, load_dataset, mel_features
+from ganaudio.data import Dataset, load_dataset, mel_features, resolve_clip_seconds
 from ganaudio.errors import UserError
 from ganaudio.evaluate import Evaluation, Reference, Scores, evaluate_checkpoint
 from ganaudio.features import MelFeatures
 from ganaudio.synth import GriffinLimVocoder, Synthesizer
 
 __all__ = ["Dataset", "Evaluation", "GriffinLimVocoder", "MelFeatures", "Recipe", "Reference", "Scores", "Synthesizer",
-           "UserError", "evaluate_checkpoint", "load_dataset", "load_recipe", "mel_features"]
+           "UserError", "evaluate_checkpoint", "load_dataset", "load_recipe", "mel_features",
+           "resolve_clip_seconds"]
 __version__ = "0.1.0"

@@ -82,6 +82,19 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
     return mono, int(sample_rate)
 
 
+def file_seconds(path: Path | str) -> float | None:
+    """A file's duration from its header alone (no samples decoded), or None where ganaudio
+    cannot read it (reading it for training then names why)."""
+    path = Path(path)
+    if path.suffix.lower() not in AUDIO_EXTENSIONS:
+        return None
+    try:
+        info = soundfile.info(path)
+    except (soundfile.LibsndfileError, RuntimeError, OSError):
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
+
+
 def unsupported_reason(suffix: str) -> str:
     """The summary's reason for an audio file ganaudio cannot read, naming its format."""
     name = suffix.lower().lstrip(".").upper()
@@ -182,8 +195,10 @@ def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
     `centre` puts the sounding part in the middle (speech); `start` takes the file from its
     first sample and `onset` from just before its first onset (one-shots: the attack at the
     start, as samplers play them), padding with silence after the sound and fading out the
-    last FADE_SECONDS where a longer sound is cut. Returns the clip and whether sound was cut
-    off; ValueError when `onset` finds none (the caller names the file)."""
+    last FADE_SECONDS where a longer sound is cut. Returns the clip and how many samples of sound
+    were cut off (0: none; for `centre`, all that lies outside the clip; for the others, up to
+    the last sample above -60 dB of the peak); ValueError when `onset` finds none (the caller
+    names the file)."""
     if align not in ALIGNMENTS:
         raise ValueError(f"align must be one of {', '.join(ALIGNMENTS)}, got {align!r}")
     if align != "centre" and not sample_rate:
@@ -202,14 +217,14 @@ def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
     src_from, src_to = max(start, 0), min(start + length, waveform.numel())
     out[src_from - start: src_to - start] = waveform[src_from:src_to]
     if align == "centre":
-        return out, src_from > 0 or src_to < waveform.numel()
-    # Cut only if sound (above -60 dB of the file's peak) is left after the clip: a silent tail is not a cut.
-    rest = waveform[src_to:]
-    cropped = rest.numel() > 0 and bool(rest.abs().max() > 1e-3 * waveform.abs().max())
-    if cropped:
+        return out, src_from + (waveform.numel() - src_to)
+    # Only sound (above -60 dB of the file's peak) left after the clip is a cut: a silent tail is not.
+    audible = torch.nonzero(waveform[src_to:].abs() > 1e-3 * waveform.abs().max())
+    cut = int(audible[-1]) + 1 if audible.numel() else 0
+    if cut:
         fade = min(int(FADE_SECONDS * sample_rate), length)
         out[length - fade:] *= torch.linspace(1.0, 0.0, fade, dtype=out.dtype)
-    return out, cropped
+    return out, cut
 
 
 def write_wav(path: Path | str, waveform: torch.Tensor, sample_rate: int) -> Path:

@@ -22,6 +22,7 @@ FILESYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errn
                      errno.EISDIR, errno.ENAMETOOLONG}
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the subcommands that need it
+    from ganaudio.config import Recipe
     from ganaudio.data import Dataset
     from ganaudio.train import Trainer
 
@@ -135,11 +136,24 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one recipe value, e.g. --set features.n_mels=64 (repeatable)")
 
 
-def run_features(args: argparse.Namespace) -> int:
+def recipe_from_arguments(args: argparse.Namespace) -> "Recipe":
+    """The recipe of `features` and `train`: file, --set, --data, and a clip length the data decides."""
     from ganaudio.config import load_recipe
-    from ganaudio.data import load_dataset
+    from ganaudio.data import resolve_clip_seconds
 
     recipe = load_recipe(args.recipe, args.overrides, data_root=args.data)
+    resolved = resolve_clip_seconds(recipe)
+    if resolved is not recipe:
+        f = resolved.features
+        print(f"features.clip_seconds: auto -> {f.clip_seconds:g} s ({f.frames} frames; holds the "
+              f"files up to their 90th-percentile duration whole)")
+    return resolved
+
+
+def run_features(args: argparse.Namespace) -> int:
+    from ganaudio.data import load_dataset
+
+    recipe = recipe_from_arguments(args)
     started = time.perf_counter()
     dataset = load_dataset(recipe, split=args.split)
     elapsed = time.perf_counter() - started
@@ -163,13 +177,12 @@ def run_features(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     from ganaudio.checkpoint import list_checkpoints
-    from ganaudio.config import load_recipe
     from ganaudio.data import load_dataset
     from ganaudio.runtime import join_process_group, leave_process_group, local_main_first
     from ganaudio.synth import make_preview
     from ganaudio.train import Trainer
 
-    recipe = load_recipe(args.recipe, args.overrides, data_root=args.data)
+    recipe = recipe_from_arguments(args)
     run_dir = Path(args.out or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--out: {run_dir} is a file, not a folder")

@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 
@@ -37,6 +37,7 @@ def bundled_recipes_dir(package: Path) -> Path:
 
 RECIPES_DIR = bundled_recipes_dir(Path(__file__).resolve().parent)
 IMAGE_SOURCES = ("mnist",)
+MAX_FRAMES = 4096  # spectrogram frames per clip: beyond it a clip is a recording, not a sample
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ class FeatureConfig:
     Image sources (MNIST) do not use it: their pixels are scaled to [-1, 1]."""
 
     sample_rate: int = 8000  # Hz; every clip is resampled to it
-    clip_seconds: float = 1.024  # every clip is cropped or padded to this, sound centred
+    # Every clip is cropped or padded to this (data.align says where from). auto: from the data,
+    # the 90th percentile of the files' durations rounded up to a multiple of 16 frames
+    # (ganaudio.data.resolve_clip_seconds), so most clips are whole; the summary counts the cut ones.
+    clip_seconds: Union[float, Literal["auto"]] = 1.024
     n_fft: int = 512  # STFT size (and window length)
     hop_length: int = 128  # STFT hop; frames = clip samples // hop
     n_mels: int = 64  # mel bins: the image height
@@ -116,6 +120,9 @@ class FeatureConfig:
 
     @property
     def clip_samples(self) -> int:
+        if self.clip_seconds == "auto":
+            raise UserError("features.clip_seconds: 'auto' is decided from the data's files; "
+                            "call ganaudio.data.resolve_clip_seconds(recipe) first")
         return int(round(self.clip_seconds * self.sample_rate))
 
     @property
@@ -129,7 +136,8 @@ class FeatureConfig:
     def validate(self, path: str) -> None:
         for key in ("sample_rate", "n_fft", "hop_length", "n_mels", "griffin_lim_iters"):
             _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
-        _require(self.clip_seconds > 0, f"{path}.clip_seconds", "must be positive")
+        sized = self.clip_seconds != "auto"  # an auto length is checked once the data decides it
+        _require(not sized or self.clip_seconds > 0, f"{path}.clip_seconds", "must be positive")
         _require(self.clip_std > 0, f"{path}.clip_std", "must be positive")
         _require(0 <= self.griffin_lim_momentum < 1, f"{path}.griffin_lim_momentum", "must be in [0, 1)")
         _require(self.hop_length <= self.n_fft, f"{path}.hop_length", f"must be <= n_fft ({self.n_fft})")
@@ -140,10 +148,11 @@ class FeatureConfig:
         _require(self.mel_fmax <= self.sample_rate / 2, f"{path}.fmax",
                  f"must be <= sample_rate/2 = {self.sample_rate / 2:g}")
         _require(self.fmin < self.mel_fmax, f"{path}.fmin", f"must be below fmax ({self.mel_fmax:g})")
-        _require(self.frames >= 4, f"{path}.clip_seconds",
-                 f"gives only {self.frames} frames at hop_length {self.hop_length}; need at least 4")
-        _require(self.frames <= 4096, f"{path}.hop_length",
-                 f"gives {self.frames} frames for a {self.clip_seconds:g} s clip; ganaudio supports at most 4,096")
+        if sized:
+            _require(self.frames >= 4, f"{path}.clip_seconds",
+                     f"gives only {self.frames} frames at hop_length {self.hop_length}; need at least 4")
+            _require(self.frames <= MAX_FRAMES, f"{path}.hop_length",
+                     f"gives {self.frames} frames for a {self.clip_seconds:g} s clip; ganaudio supports at most 4,096")
         self._require_invertible_filterbank(path)
 
     def _require_invertible_filterbank(self, path: str) -> None:
@@ -431,7 +440,7 @@ def _build_section(cls: Any, raw: Any, path: str) -> Any:
     values = {key: _check_type(value, hints[key], f"{path}.{key}") for key, value in raw.items()}
     for key, value in values.items():  # before validate(), which builds filterbanks from the sizes
         limit = SIZE_LIMITS.get(f"{path}.{key}")
-        if limit is not None and value is not None and value > limit:
+        if limit is not None and isinstance(value, (int, float)) and value > limit:
             raise UserError(f"{path}.{key}: {value} is more than ganaudio supports (at most {limit:,})")
     section = cls(**values)
     if hasattr(section, "validate"):
@@ -447,7 +456,16 @@ def _check_type(value: Any, hint: Any, path: str) -> Any:
         if value is None and type(None) in options:
             return None
         non_none = [option for option in options if option is not type(None)]
-        return _check_type(value, non_none[0], path)
+        if len(non_none) == 1:
+            return _check_type(value, non_none[0], path)
+        for option in non_none:  # e.g. a number or 'auto': the first that takes the value
+            try:
+                return _check_type(value, option, path)
+            except UserError:
+                pass
+        names = " or ".join("one of " + ", ".join(map(str, typing.get_args(o))) if typing.get_origin(o) is Literal
+                            else f"a {'number' if o is float else o.__name__}" for o in non_none)
+        raise UserError(f"{path}: must be {names}, got {value!r}")
     if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices:

@@ -53,6 +53,9 @@ class Trainer:
     def __init__(self, recipe: Recipe, dataset: TrainingData, run_dir: Path, preview: Preview | None = None,
                  evaluate: Evaluate | None = None):
         cfg = recipe.train
+        if not recipe.data.is_images and recipe.features.clip_seconds == "auto":  # checkpoints keep the length
+            raise UserError("features.clip_seconds: 'auto' must be decided before training; "
+                            "pass ganaudio.data.resolve_clip_seconds(recipe) to the Trainer")
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
         self.recipe, self.label_names, self.feature_state = recipe, dataset.label_names, dataset.feature_state

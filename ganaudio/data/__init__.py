@@ -9,13 +9,16 @@ config. The dataset tells the models its sample shape and labels.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import torch
 
-from ganaudio.config import Recipe
+from ganaudio.audio import file_seconds
+from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.data.cache import cache_file, cache_key, file_fingerprint, load_cached, save_cached
 from ganaudio.data.clips import SPLITS, Clips, DataSummary
 from ganaudio.data.folder import FolderSource
@@ -26,7 +29,10 @@ from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures, encode_images, fit_statistics
 
 __all__ = ["Dataset", "DataSummary", "Source", "load_dataset", "mel_features", "read_audio_clips",
-           "recipe_fingerprint", "source_for"]
+           "recipe_fingerprint", "resolve_clip_seconds", "source_for"]
+
+AUTO_CLIP_PERCENTILE = 90  # features.clip_seconds: auto holds this share of the files whole
+AUTO_CLIP_FRAME_MULTIPLE = 16  # frames a multiple of 2**4: four halvings for the networks
 
 
 class Source(Protocol):
@@ -80,8 +86,30 @@ class Dataset(torch.utils.data.Dataset):
         return self.samples[index], self.labels[index]
 
 
+def resolve_clip_seconds(recipe: Recipe) -> Recipe:
+    """The recipe with `features.clip_seconds: auto` replaced by a length its files decide: the
+    90th percentile of their durations (read from the headers), rounded up to a multiple of 16
+    frames. A recipe with a length in seconds comes back as it is. Call it once, before training:
+    the checkpoint keeps the number, so synthesis makes clips of the length the model learned."""
+    features = recipe.features
+    if recipe.data.is_images or features.clip_seconds != "auto":
+        return recipe
+    durations = [s for s in map(file_seconds, source_for(recipe).files()) if s is not None]
+    if not durations:
+        raise UserError(f"features.clip_seconds: auto reads the durations of the data's audio files, and "
+                        f"'{recipe.data.source}' ({recipe.data.root or 'built-in data'}) has none; give seconds")
+    seconds = float(np.percentile(durations, AUTO_CLIP_PERCENTILE))
+    frames = AUTO_CLIP_FRAME_MULTIPLE * max(1, math.ceil(
+        seconds * features.sample_rate / features.hop_length / AUTO_CLIP_FRAME_MULTIPLE))
+    raw = recipe.to_dict()
+    raw["features"]["clip_seconds"] = frames * features.hop_length / features.sample_rate
+    return recipe_from_dict(raw, name=recipe.name)
+
+
 def load_dataset(recipe: Recipe, split: str = "train") -> Dataset:
-    """Features of one split of the recipe's data, from the cache when nothing changed."""
+    """Features of one split of the recipe's data, from the cache when nothing changed
+    (`features.clip_seconds: auto` is resolved from the files first)."""
+    recipe = resolve_clip_seconds(recipe)
     if split not in SPLITS:
         raise UserError(f"split: must be one of {', '.join(SPLITS)}, got {split!r}")
     path = cache_file(recipe.data, cache_key(recipe.data, recipe.features, recipe_fingerprint(recipe)))
@@ -133,7 +161,7 @@ def read_audio_clips(recipe: Recipe) -> Clips:
     labels and splits (the evaluation classifier listens to these)."""
     if recipe.data.is_images:
         raise UserError(f"data.source: '{recipe.data.source}' holds images, not audio clips")
-    return source_for(recipe).read()
+    return source_for(resolve_clip_seconds(recipe)).read()
 
 
 def _payload(samples: torch.Tensor, labels: torch.Tensor, label_names: list[str], splits: list[str],

@@ -39,6 +39,7 @@ class DataSummary:
     split_counts: dict[str, int] = field(default_factory=dict)
     durations: tuple[float, float, float] = (0.0, 0.0, 0.0)  # seconds: min, median, max
     cropped: int = 0  # clips whose sound was longer than the clip length
+    cut_seconds: tuple[float, float] = (0.0, 0.0)  # of the cropped clips: median and most sound cut off
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> files
 
     def skip(self, path: str, reason: str) -> None:
@@ -55,7 +56,9 @@ class DataSummary:
         if self.durations[2] > 0:
             low, median, high = self.durations
             out.append(f"duration: {low:.2f}-{high:.2f} s (median {median:.2f} s)")
-            out.append(f"cropped: {self.cropped} clips longer than the clip length")
+            cut = (f" (sound cut off: median {self.cut_seconds[0]:.2f} s, at most {self.cut_seconds[1]:.2f} s)"
+                   if self.cropped else "")
+            out.append(f"cropped: {self.cropped} clips longer than the clip length{cut}")
         skipped = sum(len(v) for v in self.skipped.values())
         out.append(f"skipped: {skipped}")
         for reason, paths in sorted(self.skipped.items()):
@@ -67,11 +70,12 @@ class DataSummary:
         return {"source": self.source, "found": self.found, "used": self.used,
                 "label_counts": dict(self.label_counts), "split_counts": dict(self.split_counts),
                 "durations": list(self.durations), "cropped": self.cropped,
+                "cut_seconds": list(self.cut_seconds),
                 "skipped": {k: list(v) for k, v in self.skipped.items()}}
 
     @classmethod
     def from_dict(cls, raw: dict) -> "DataSummary":
-        return cls(**{**raw, "durations": tuple(raw["durations"])})
+        return cls(**{**raw, "durations": tuple(raw["durations"]), "cut_seconds": tuple(raw.get("cut_seconds", (0, 0)))})
 
 
 @dataclass
@@ -91,29 +95,34 @@ def read_clip_files(files: list[ClipFile], data: DataConfig, features: FeatureCo
 
     Bad files are skipped and counted (`data.on_bad_file: skip`) or stop the run (`error`).
     """
-    waveforms, kept, durations = [], [], []
+    waveforms, kept, durations, cuts = [], [], [], []
     for clip_file in tqdm(files, desc="reading audio", unit="file", leave=False, disable=len(files) < 200):
         try:
             samples, rate = read_audio(clip_file.path)
-            waveform, cropped = _fitted_clip(clip_file.path, samples, rate, data, features)
+            waveform, cut = _fitted_clip(clip_file.path, samples, rate, data, features)
         except BadAudioFile as bad:
             if data.on_bad_file == "error":
                 raise
             summary.skip(str(clip_file.path), bad.reason)
             continue
         durations.append(len(samples) / rate)
-        summary.cropped += int(cropped)
+        if cut:
+            cuts.append(cut / features.sample_rate)
         waveforms.append(normalize_level(waveform, data.normalize, data.peak_db, data.rms_db))
         kept.append(clip_file)
     if not kept:
         raise UserError(f"{data.root or data.source}: none of the {len(files)} audio files could be used "
                         f"({', '.join(sorted(summary.skipped))})")
+    summary.cropped = len(cuts)
+    if cuts:
+        summary.cut_seconds = (float(np.median(cuts)), float(np.max(cuts)))
     return _collect(waveforms, kept, durations, summary)
 
 
 def _fitted_clip(path: Path, samples: np.ndarray, rate: int, data: DataConfig,
-                 features: FeatureConfig) -> tuple[torch.Tensor, bool]:
-    """The file's samples at the recipe's rate and clip length, aligned as data.align says."""
+                 features: FeatureConfig) -> tuple[torch.Tensor, int]:
+    """The file's samples at the recipe's rate and clip length, aligned as data.align says, and
+    how many samples of sound were cut off."""
     waveform = resample(torch.from_numpy(samples), rate, features.sample_rate)
     try:
         return fit_length(waveform, features.clip_samples, data.align, features.sample_rate)

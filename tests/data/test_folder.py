@@ -123,3 +123,53 @@ def test_held_out_files_stay_held_out_when_files_are_added(tmp_path):
     after = {f.path: f.split for f in folder_files(data, DataSummary("folder"))}
     assert len(after) == 80 and all(after[path] == split for path, split in before.items())
     assert "test" in [after[path] for path in after if path not in before]
+
+
+def test_long_clips_cut_say_by_how_much(tmp_path):
+    """With align start, the summary says how much sound each cut clip lost (up to its last
+    audible sample), not how long its file was."""
+    write_wav(tmp_path / "a" / "long.wav", tone(1.512, 8000))  # 1.0 s of tone past a 0.512 s clip
+    padded = np.concatenate([tone(0.712, 8000), np.zeros(8000 * 2, dtype=np.float32)])  # silent tail
+    write_wav(tmp_path / "a" / "tail.wav", padded)  # 0.2 s of sound cut, 2 s of silence not counted
+    write_wav(tmp_path / "a" / "short.wav", tone(0.1, 8000))
+    summary = load_dataset(folder_recipe(tmp_path, align="start")).summary
+    assert summary.cropped == 2
+    assert summary.cut_seconds == pytest.approx((0.6, 1.0), abs=0.02)  # median and most (tone() fades out)
+    assert "cropped: 2 clips longer than the clip length (sound cut off: median 0.59 s, at most 0.98 s)" \
+        in summary.lines()[-3:]
+
+
+def test_clip_seconds_auto_holds_most_files_whole(tmp_path):
+    """auto: the 90th percentile of the files' durations, rounded up to a multiple of 16 frames;
+    a length given in seconds is kept as it is."""
+    from ganaudio.data import resolve_clip_seconds
+
+    durations = [0.1 * (i + 1) for i in range(20)]  # 0.1 .. 2.0 s: 90th percentile 1.81 s
+    for i, seconds in enumerate(durations):
+        write_wav(tmp_path / "a" / f"x{i}.wav", tone(seconds, 8000))
+    recipe = recipe_from_dict({"data": {"source": "folder", "root": str(tmp_path)},
+                               "features": {**FEATURES, "clip_seconds": "auto"}})
+    resolved = resolve_clip_seconds(recipe)
+    features = resolved.features
+    assert features.frames % 16 == 0 and 1.81 <= features.clip_seconds < 1.81 + 16 * 64 / 8000
+    assert features.clip_seconds == pytest.approx(240 * 64 / 8000)  # 226.2 frames -> 240
+    assert sum(d <= features.clip_seconds for d in durations) == 19  # at least 90% whole
+    assert resolve_clip_seconds(resolved) is resolved
+    train = load_dataset(recipe)  # resolves it too
+    assert train.sample_shape == (1, 32, 240) and train.summary.cropped == 1
+
+
+def test_clip_seconds_auto_needs_files_and_is_decided_before_training(tmp_path):
+    from ganaudio.data import resolve_clip_seconds
+    from ganaudio.train import Trainer
+
+    with pytest.raises(UserError, match="features.clip_seconds: must be a number or one of auto, got 'long'"):
+        recipe_from_dict({"features": {**FEATURES, "clip_seconds": "long"}})
+    voices = recipe_from_dict({"data": {"source": "synthetic-voice"}, "features": {**FEATURES, "clip_seconds": "auto"}})
+    with pytest.raises(UserError, match="features.clip_seconds: auto reads the durations"):
+        resolve_clip_seconds(voices)
+    write_wav(tmp_path / "a" / "x.wav", tone(0.3, 8000))
+    recipe = folder_recipe(tmp_path)
+    auto = recipe_from_dict({**recipe.to_dict(), "features": {**FEATURES, "clip_seconds": "auto"}})
+    with pytest.raises(UserError, match="'auto' must be decided before training"):
+        Trainer(auto, load_dataset(auto), tmp_path / "run")
