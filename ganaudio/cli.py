@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", help="recipe YAML file, or a bundled recipe name (voice, digits, mnist)")
+    parser.add_argument("recipe", help="recipe YAML file, or a bundled recipe name (voice, digits, mnist, sounds, drums)")
     parser.add_argument("--data", metavar="PATH", help="data folder; short for --set data.root=PATH")
     parser.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append", default=[],
                         help="override one recipe value, e.g. --set features.n_mels=64 (repeatable)")

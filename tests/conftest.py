@@ -12,6 +12,7 @@ from tests.helpers import tone, write_wav
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FSDD_RECORDINGS = SHARED_DATA / "fsdd" / "recordings"
 MNIST_DIR = SHARED_DATA / "mnist"
+DRUMS_DIR = SHARED_DATA / "drumkits"
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +35,13 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST data not found at {MNIST_DIR} (see ../shared/data/README.md)")
     return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def drums_dir() -> Path:
+    if not (DRUMS_DIR / "kick").is_dir():
+        pytest.skip(f"the real drum kit not found at {DRUMS_DIR} (see ../shared/data/README.md)")
+    return DRUMS_DIR
 
 
 @pytest.fixture

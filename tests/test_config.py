@@ -15,7 +15,7 @@ def write_recipe(tmp_path, content: dict, name: str = "r.yaml"):
     return path
 
 
-@pytest.mark.parametrize("name", ["voice", "digits", "mnist"])
+@pytest.mark.parametrize("name", ["voice", "digits", "digits-gpu", "mnist", "sounds", "drums"])
 def test_bundled_recipes_load_by_name_and_path(name):
     by_name = load_recipe(name)
     by_path = load_recipe(RECIPES_DIR / f"{name}.yaml")
