@@ -189,7 +189,7 @@ def first_onset(waveform: torch.Tensor, sample_rate: int) -> int | None:
 
 
 def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
-               sample_rate: int | None = None) -> tuple[torch.Tensor, bool]:
+               sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
     """Crop or zero-pad a 1-D clip to `length` samples.
 
     `centre` puts the sounding part in the middle (speech); `start` takes the file from its
