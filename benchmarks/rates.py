@@ -3,8 +3,9 @@
     OMP_WAIT_POLICY=PASSIVE python benchmarks/rates.py --data ../shared/data/drumkits \
         [--recipe drums] [--rates 16000 22050 44100 48000]
 
-For each rate the recipe's features are scaled to it so that a frame means the same time
-(hop about 11.6 ms, n_fft four hops; HOPS below) and a clip is 64 frames. Each rate runs in a
+For each rate the recipe's features are scaled to it so that a frame means about the same time
+(hops of 10.7-12 ms, n_fft four hops; HOPS below) and a clip is 64 frames. Run it as a script
+(it imports griffin_lim_fsdd from beside it); it measures on the CPU. Each rate runs in a
 child process, so its peak resident memory is its own. Per rate:
 - features: reading, aligning and featurising the folder with a cold cache;
 - training: ms per step of the recipe's networks at its batch size (median of rounds);
@@ -42,7 +43,8 @@ FRAMES = 64
 def recipe_at(name: str, data: str, rate: int):
     hop, n_fft = HOPS[rate]
     recipe = load_recipe(name, [f"features.sample_rate={rate}", f"features.hop_length={hop}",
-                                f"features.n_fft={n_fft}", f"features.clip_seconds={FRAMES * hop / rate}"],
+                                f"features.n_fft={n_fft}", f"features.clip_seconds={FRAMES * hop / rate}",
+                                "train.device=cpu"],
                          data_root=data)
     assert recipe.features.frames == FRAMES, recipe.features
     return recipe

@@ -46,7 +46,7 @@ from pathlib import Path
 import torch
 
 from ganaudio.config import Recipe, load_recipe
-from ganaudio.data import Dataset, DataSummary, load_dataset
+from ganaudio.data import Dataset, DataSummary, load_dataset, resolve_clip_seconds
 from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
 from ganaudio.models import Critic, Generator
 from ganaudio.runtime import use_bf16
@@ -342,7 +342,8 @@ def main() -> None:
     parser.add_argument("--largest-batch", action="store_true", help="with --device cuda: find the largest batch")
     args = parser.parse_args()
     args.child_args = [arg for override in args.overrides for arg in ("--set", override)]
-    recipe = load_recipe(args.recipe, [*args.overrides, f"train.device={args.device}"], data_root=args.data)
+    recipe = resolve_clip_seconds(load_recipe(args.recipe, [*args.overrides, f"train.device={args.device}"],
+                                              data_root=args.data))
     dataset = load_dataset(recipe)
     print(f"{recipe.name}: {len(dataset)} samples of {dataset.sample_shape}, batch {recipe.train.batch_size}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, "

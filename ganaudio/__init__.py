@@ -2,7 +2,7 @@
 
 The public API, importable on any machine (no GPU needed, no side effects):
 
-    from ganaudio import load_recipe, load_dataset
+    from ganaudio import load_recipe, load_dataset, resolve_clip_seconds
     recipe = load_recipe("digits", data_root="path/to/fsdd/recordings")
     recipe = resolve_clip_seconds(recipe)   # features.clip_seconds: auto -> seconds, from the files
     train = load_dataset(recipe)            # (n, 1, n_mels, frames) in [-1, 1] + labels

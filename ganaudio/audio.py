@@ -83,8 +83,8 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
 
 
 def file_seconds(path: Path | str) -> float | None:
-    """A file's duration from its header alone (no samples decoded), or None where ganaudio
-    cannot read it (reading it for training then names why)."""
+    """A file's duration from its header alone (no samples decoded), or None where reading it
+    would skip it as a bad file (unreadable, an unusable rate or length: read_audio names why)."""
     path = Path(path)
     if path.suffix.lower() not in AUDIO_EXTENSIONS:
         return None
@@ -92,7 +92,10 @@ def file_seconds(path: Path | str) -> float | None:
         info = soundfile.info(path)
     except (soundfile.LibsndfileError, RuntimeError, OSError):
         return None
-    return info.frames / info.samplerate if info.samplerate > 0 else None
+    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        return None
+    seconds = info.frames / info.samplerate
+    return seconds if MIN_SECONDS <= seconds <= MAX_SECONDS else None
 
 
 def unsupported_reason(suffix: str) -> str:
@@ -196,9 +199,9 @@ def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
     first sample and `onset` from just before its first onset (one-shots: the attack at the
     start, as samplers play them), padding with silence after the sound and fading out the
     last FADE_SECONDS where a longer sound is cut. Returns the clip and how many samples of sound
-    were cut off (0: none; for `centre`, all that lies outside the clip; for the others, up to
-    the last sample above -60 dB of the peak); ValueError when `onset` finds none (the caller
-    names the file)."""
+    were cut off (0: none): from the clip's ends to the first and last samples above -60 dB of
+    the file's peak (for `start` and `onset`, only after the clip); ValueError when `onset`
+    finds none (the caller names the file)."""
     if align not in ALIGNMENTS:
         raise ValueError(f"align must be one of {', '.join(ALIGNMENTS)}, got {align!r}")
     if align != "centre" and not sample_rate:
@@ -216,11 +219,12 @@ def fit_length(waveform: torch.Tensor, length: int, align: str = "centre",
     out = waveform.new_zeros(length)
     src_from, src_to = max(start, 0), min(start + length, waveform.numel())
     out[src_from - start: src_to - start] = waveform[src_from:src_to]
-    if align == "centre":
-        return out, src_from + (waveform.numel() - src_to)
-    # Only sound (above -60 dB of the file's peak) left after the clip is a cut: a silent tail is not.
-    audible = torch.nonzero(waveform[src_to:].abs() > 1e-3 * waveform.abs().max())
-    cut = int(audible[-1]) + 1 if audible.numel() else 0
+    # Only sound (above -60 dB of the file's peak) left outside the clip is a cut: silence is not.
+    audible = torch.nonzero(waveform.abs() > 1e-3 * waveform.abs().max()).flatten()
+    first, last = (int(audible[0]), int(audible[-1])) if audible.numel() else (0, -1)
+    cut = max(last + 1 - src_to, 0)
+    if align == "centre":  # cut at both ends; the onset's pre-roll and a file's start are not sound lost
+        return out, cut + max(src_from - first, 0)
     if cut:
         fade = min(int(FADE_SECONDS * sample_rate), length)
         out[length - fade:] *= torch.linspace(1.0, 0.0, fade, dtype=out.dtype)

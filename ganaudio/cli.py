@@ -145,7 +145,7 @@ def recipe_from_arguments(args: argparse.Namespace) -> "Recipe":
     resolved = resolve_clip_seconds(recipe)
     if resolved is not recipe:
         f = resolved.features
-        print(f"features.clip_seconds: auto -> {f.clip_seconds:g} s ({f.frames} frames; holds the "
+        print(f"features.clip_seconds: auto -> {f.clip_seconds!r} s ({f.frames} frames; holds the "
               f"files up to their 90th-percentile duration whole)")
     return resolved
 

@@ -307,11 +307,11 @@ def load_recipe(source: str | Path, overrides: list[str] = (), data_root: str | 
     """
     path = resolve_recipe_path(source)
     raw = _read_yaml_with_bases(path, seen=())
-    if isinstance(raw.get("output"), dict) and raw["output"].get("dir") is not None:
-        # Silently ignored, the run would go elsewhere than the recipe says.
-        raise UserError(f"{path}: output.dir is retired; name the run folder with --out DIR (and delete the key)")
     for override in overrides:
         _apply_override(raw, override)
+    if isinstance(raw.get("output"), dict) and raw["output"].get("dir") is not None:
+        # Silently ignored, the run would go elsewhere than the recipe or --set says.
+        raise UserError(f"{path}: output.dir is retired; name the run folder with --out DIR (and delete the key)")
     if data_root is not None:
         _apply_override(raw, f"data.root={data_root}")
     _switch_synthetic_voice_to_folder(raw)

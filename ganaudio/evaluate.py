@@ -223,7 +223,8 @@ def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
     GAN's mel settings are left out, so recipes that differ only there share one classifier
     and their figures compare."""
     data = {k: v for k, v in vars(recipe.data).items() if k not in ("root", "cache_dir")}
-    clips = ["image" if recipe.data.is_images else "mel", recipe.features.sample_rate, recipe.features.clip_samples]
+    clips = ["image", None, None] if recipe.data.is_images else ["mel", recipe.features.sample_rate,
+                                                                  recipe.features.clip_samples]
     blob = json.dumps([CLASSIFIER_FORMAT, data, clips, epochs, recipe_fingerprint(recipe)], sort_keys=True, default=str)
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]
     return cache_root(recipe.data) / "classifiers" / f"{recipe.data.source}-{key}.pt"

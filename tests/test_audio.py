@@ -100,10 +100,14 @@ def test_fit_length_pads_and_crops_with_sound_centred():
     assert padded.shape == (4000,) and not cropped
     long = torch.zeros(20000)
     long[15000:17000] = 0.5  # the sound near the end of a long file
-    out, cropped = fit_length(long, 4000)
-    assert cropped and out.shape == (4000,)
+    out, cut = fit_length(long, 4000)
+    assert not cut and out.shape == (4000,)  # silence around the sound is not a cut
     active = torch.nonzero(out).flatten()
     assert active.numel() == 2000  # the whole sound kept
+    longer = torch.zeros(20000)
+    longer[5000:15000] = 0.5  # 10,000 samples of sound in a 4,000-sample clip
+    out, cut = fit_length(longer, 4000)
+    assert cut == 6000 and torch.count_nonzero(out) == 4000
     assert abs((int(active[0]) + int(active[-1])) / 2 - 2000) < 300  # and centred
 
 

@@ -134,3 +134,5 @@ def test_a_recipe_file_that_names_its_run_folder_is_refused(tmp_path):
     path.write_text("base: " + str(RECIPES_DIR / "voice.yaml") + "\noutput:\n  dir: runs/mine\n")
     with pytest.raises(UserError, match="mine.yaml: output.dir is retired; name the run folder with --out DIR"):
         load_recipe(path)
+    with pytest.raises(UserError, match="voice.yaml: output.dir is retired"):
+        load_recipe("voice", ["output.dir=runs/mine"])  # nor through --set

@@ -278,3 +278,18 @@ def test_resume_compares_what_the_data_is_not_where_or_what_does_not_apply():
     fsdd = DataConfig(source="fsdd", root="/old/place", holdout_every=0)  # a checkpoint from before the default was 10
     assert what_the_data_is(fsdd) == what_the_data_is(DataConfig(source="fsdd", root="/new/place"))
     assert what_the_data_is(DataConfig(holdout_every=0)) != what_the_data_is(DataConfig())  # folders: it counts
+
+
+def test_a_clip_length_from_the_data_is_what_the_run_keeps(tmp_path, labelled_folder):
+    """features.clip_seconds: auto is decided once; recipe.yaml and the checkpoint hold the
+    number, so synthesis makes clips of the length the model learned and resume compares it."""
+    from ganaudio.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    args = ["train", "voice", "--data", str(labelled_folder), "--out", str(out)]
+    for override in [*TINY_MEL, *TINY_MODEL, *TINY_TRAIN, "features.clip_seconds=auto"]:
+        args += ["--set", override]
+    assert main(args) == 0
+    assert load_recipe(out / "recipe.yaml").features.clip_seconds == 0.512  # 62.5 frames of hop 64 -> 64
+    assert load_checkpoint(out / "checkpoint-0000004.pt")["recipe"]["features"]["clip_seconds"] == 0.512
+    assert main([*args, "--resume", "--set", "train.steps=6"]) == 0  # the files decide the same length again

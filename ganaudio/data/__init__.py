@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ganaudio.audio import file_seconds
-from ganaudio.config import Recipe, recipe_from_dict
+from ganaudio.config import MAX_FRAMES, SIZE_LIMITS, Recipe, recipe_from_dict
 from ganaudio.data.cache import cache_file, cache_key, file_fingerprint, load_cached, save_cached
 from ganaudio.data.clips import SPLITS, Clips, DataSummary
 from ganaudio.data.folder import FolderSource
@@ -96,11 +96,16 @@ def resolve_clip_seconds(recipe: Recipe) -> Recipe:
         return recipe
     durations = [s for s in map(file_seconds, source_for(recipe).files()) if s is not None]
     if not durations:
-        raise UserError(f"features.clip_seconds: auto reads the durations of the data's audio files, and "
-                        f"'{recipe.data.source}' ({recipe.data.root or 'built-in data'}) has none; give seconds")
+        raise UserError(f"features.clip_seconds: auto takes the length from the data's audio files, and "
+                        f"{recipe.data.root or recipe.data.source} has none ganaudio can read; give seconds")
     seconds = float(np.percentile(durations, AUTO_CLIP_PERCENTILE))
     frames = AUTO_CLIP_FRAME_MULTIPLE * max(1, math.ceil(
         seconds * features.sample_rate / features.hop_length / AUTO_CLIP_FRAME_MULTIPLE))
+    longest = min(SIZE_LIMITS["features.clip_seconds"], MAX_FRAMES * features.hop_length / features.sample_rate)
+    if frames * features.hop_length / features.sample_rate > longest:
+        raise UserError(f"features.clip_seconds: auto found {seconds:.1f} s at the {AUTO_CLIP_PERCENTILE}th percentile "
+                        f"of {len(durations)} files, longer than ganaudio trains on ({longest:.1f} s at hop_length "
+                        f"{features.hop_length}); give seconds (and cut long recordings into clips)")
     raw = recipe.to_dict()
     raw["features"]["clip_seconds"] = frames * features.hop_length / features.sample_rate
     return recipe_from_dict(raw, name=recipe.name)
@@ -130,7 +135,7 @@ def load_dataset(recipe: Recipe, split: str = "train") -> Dataset:
 
 def mel_features(recipe: Recipe, dataset: Dataset) -> MelFeatures:
     """The MelFeatures that decode this dataset's (or its generator's) samples."""
-    return MelFeatures.from_state_dict(recipe.features, dataset.feature_state)
+    return MelFeatures.from_state_dict(resolve_clip_seconds(recipe).features, dataset.feature_state)
 
 
 def recipe_fingerprint(recipe: Recipe) -> list:

@@ -19,7 +19,7 @@ import torch
 from ganaudio.config import DataConfig, FeatureConfig
 from ganaudio.files import atomic_write
 
-CACHE_FORMAT = 1  # bump when the cached payload changes meaning
+CACHE_FORMAT = 2  # bump when the cached payload changes meaning (2: the summary's cut_seconds)
 
 
 def cache_root(data: DataConfig) -> Path:

@@ -75,7 +75,7 @@ class DataSummary:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "DataSummary":
-        return cls(**{**raw, "durations": tuple(raw["durations"]), "cut_seconds": tuple(raw.get("cut_seconds", (0, 0)))})
+        return cls(**{**raw, "durations": tuple(raw["durations"]), "cut_seconds": tuple(raw["cut_seconds"])})
 
 
 @dataclass

@@ -166,10 +166,20 @@ def test_clip_seconds_auto_needs_files_and_is_decided_before_training(tmp_path):
     with pytest.raises(UserError, match="features.clip_seconds: must be a number or one of auto, got 'long'"):
         recipe_from_dict({"features": {**FEATURES, "clip_seconds": "long"}})
     voices = recipe_from_dict({"data": {"source": "synthetic-voice"}, "features": {**FEATURES, "clip_seconds": "auto"}})
-    with pytest.raises(UserError, match="features.clip_seconds: auto reads the durations"):
+    with pytest.raises(UserError, match="features.clip_seconds: auto takes the length from the data.s audio files, and synthetic-voice has none"):
         resolve_clip_seconds(voices)
     write_wav(tmp_path / "a" / "x.wav", tone(0.3, 8000))
     recipe = folder_recipe(tmp_path)
     auto = recipe_from_dict({**recipe.to_dict(), "features": {**FEATURES, "clip_seconds": "auto"}})
     with pytest.raises(UserError, match="'auto' must be decided before training"):
         Trainer(auto, load_dataset(auto), tmp_path / "run")
+
+
+def test_clip_seconds_auto_refuses_a_length_past_what_ganaudio_trains_on(tmp_path):
+    for i in range(2):
+        write_wav(tmp_path / "a" / f"take{i}.wav", tone(40.0, 8000))
+    recipe = recipe_from_dict({"data": {"source": "folder", "root": str(tmp_path)},
+                               "features": {**FEATURES, "clip_seconds": "auto"}})
+    with pytest.raises(UserError, match=r"features.clip_seconds: auto found 40.0 s at the 90th percentile of 2 files, "
+                                        r"longer than ganaudio trains on \(32.8 s at hop_length 64\)"):
+        load_dataset(recipe)
