@@ -15,6 +15,18 @@ layers). Its softmax and 64-d penultimate embedding give every figure:
   training sample, over the same for real held-out samples (well below 1: memorisation);
 - the fraction of silent clips and of clipped clips (audio; measured before levelling).
 
+A second embedding that nothing is trained on or tuned to (`SignalStatistics`: MFCC and
+loudness-envelope statistics for audio, the image averaged down to 7x7 for images) gives the
+figures that do not depend on a classifier, which a kit of 50 clips cannot train well and which
+best.pt is picked by:
+
+- a second Frechet distance;
+- improved precision and recall (Kynkaanniemi et al. 2019): the share of samples inside the
+  real held-out samples' k-nearest-neighbour balls (fidelity), and of real held-out samples
+  inside the samples' (coverage);
+- each label's spread: its samples' mean pairwise distance over its real held-out samples'
+  (near 0: the label collapsed to one shape).
+
 Every figure comes with the same figure for real held-out data (for Frechet distance: real
 training vs real held-out samples of the same number), and for audio with real held-out clips
 sent through the GAN's own features and vocoder, which is the best a perfect generator could
@@ -43,11 +55,15 @@ from ganaudio.data.cache import cache_root, load_cached, save_cached
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
 
-CLASSIFIER_FORMAT = 1  # bump when the classifier, its features or its training change
+CLASSIFIER_FORMAT = 2  # bump when the classifier, its features or its training change
 INCEPTION_SPLITS = 10  # inception score splits, as in Salimans et al. 2016
 SILENT_RMS_DB = -45.0  # a clip quieter than this (RMS, dBFS) is silent: real FSDD speech is ~-20
 CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past full scale is clipped
 EMBED_BATCH = 512
+NEIGHBOURS = 3  # k of precision and recall, as Kynkaanniemi et al. 2019
+STATISTICS_MFCCS = 20
+STATISTICS_SEGMENTS = 8  # parts of the clip whose loudness is one dimension each
+STATISTICS_IMAGE_SIDE = 7
 
 
 class ReferenceCNN(nn.Module):
@@ -95,6 +111,42 @@ class ClassifierInputs:
         return (self.log_mel(x) - self.mean) / self.std
 
 
+class SignalStatistics:
+    """The second embedding: summary statistics no network learns, standardized per dimension
+    with the real training samples' mean and spread. Audio: the mean and spread over time of 20
+    MFCCs (32 ms windows, 64 bands: not the classifier's 25 ms and 40 bands) and the loudness in
+    8 equal parts of the clip (where its attack and decay are); images: the image averaged down
+    to 7x7 pixels."""
+
+    def __init__(self, sample_rate: int | None, mean: torch.Tensor | None = None, std: torch.Tensor | None = None):
+        self.sample_rate, self.mean, self.std = sample_rate, mean, std
+        if sample_rate is not None:
+            import torchaudio
+
+            n_fft = 2 ** math.ceil(math.log2(0.032 * sample_rate))
+            self.mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=n_fft, hop_length=n_fft // 4,
+                                                            n_mels=64, f_min=20.0)
+            self.dct = torchaudio.functional.create_dct(STATISTICS_MFCCS, 64, "ortho")
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        if self.sample_rate is None:
+            return nn.functional.adaptive_avg_pool2d(x, STATISTICS_IMAGE_SIDE).flatten(1)
+        power = self.mel(x)  # (n, bands, frames)
+        mfccs = (10 * torch.log10(power + 1e-8)).transpose(1, 2) @ self.dct  # (n, frames, mfccs)
+        loudness = 10 * torch.log10(power.sum(dim=1, keepdim=True) + 1e-8)  # (n, 1, frames)
+        envelope = nn.functional.adaptive_avg_pool1d(loudness, STATISTICS_SEGMENTS).squeeze(1)
+        return torch.cat([mfccs.mean(dim=1), mfccs.std(dim=1), envelope], dim=1)
+
+    def fit(self, x: torch.Tensor) -> None:
+        raw = self.raw(x)
+        self.mean, self.std = raw.mean(dim=0), raw.std(dim=0).clamp_min(1e-6)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([(self.raw(chunk) - self.mean) / self.std for chunk in x.split(EMBED_BATCH)])
+
+
 @dataclass
 class Scores:
     """The evaluation figures of one set of samples."""
@@ -107,6 +159,15 @@ class Scores:
     nearest_neighbour_ratio: float
     silent: float | None  # None for images
     clipped: float | None
+    # on the signal statistics, against the real held-out samples (see the module's docstring)
+    signal_frechet_distance: float
+    precision: float
+    recall: float
+    label_spread: dict[str, float]  # per label, or "all" for an unconditional model
+
+    def least_varied(self) -> tuple[str, float] | None:
+        """The label with the least spread, and its spread."""
+        return min(self.label_spread.items(), key=lambda item: item[1]) if self.label_spread else None
 
 
 @dataclass
@@ -133,14 +194,28 @@ class Evaluation:
                 ("Frechet distance", lambda s: f"{s.frechet_distance:.2f}"),
                 ("nearest-neighbour ratio", lambda s: f"{s.nearest_neighbour_ratio:.3f}"),
                 ("silent clips", lambda s: _fmt(s.silent, "{:.1%}")),
-                ("clipped clips", lambda s: _fmt(s.clipped, "{:.1%}"))]
+                ("clipped clips", lambda s: _fmt(s.clipped, "{:.1%}")),
+                ("Frechet distance, signal statistics", lambda s: f"{s.signal_frechet_distance:.2f}"),
+                ("precision (fidelity)", lambda s: f"{s.precision:.3f}"),
+                ("recall (coverage)", lambda s: f"{s.recall:.3f}"),
+                ("least label spread", _least_varied)]
         cells = [["", *(name for name, _ in columns)]]
         cells += [[label, *(show(scores) for _, scores in columns)] for label, show in rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
         lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
                  for row in cells]
-        lines.append("Frechet distance of real held-out data: real training vs real held-out samples of the same number.")
+        lines.append("Real held-out column: real training vs real held-out samples of the same number.")
+        lines.append("Last four rows: on MFCC and loudness statistics (images: 7x7 pixels), which no model was "
+                     "trained or picked on; spread 1.0 is as varied as the real held-out clips of a label.")
+        if len(self.generated.label_spread) > 1:
+            lines.append("Spread per label, generated: " + ", ".join(
+                f"{name} {value:.2f}" for name, value in self.generated.label_spread.items()))
         return "\n".join(lines)
+
+
+def _least_varied(scores: Scores) -> str:
+    least = scores.least_varied()
+    return "-" if least is None else f"{least[1]:.2f} ({least[0]})"
 
 
 def _fmt(value: float | None, pattern: str) -> str:
@@ -153,9 +228,11 @@ class Reference:
 
     def __init__(self, classifier: ReferenceCNN, inputs: ClassifierInputs, label_names: list[str],
                  train_embeddings: torch.Tensor, heldout_embeddings: torch.Tensor, heldout_nn_distance: float,
-                 real: Scores, normalize: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 real: Scores, statistics: SignalStatistics, heldout_statistics: torch.Tensor,
+                 heldout_labels: torch.Tensor, normalize: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.classifier, self.inputs, self.label_names = classifier.eval(), inputs, label_names
         self.train_embeddings, self.heldout_embeddings = train_embeddings, heldout_embeddings
+        self.statistics, self.heldout_statistics, self.heldout_labels = statistics, heldout_statistics, heldout_labels
         self.heldout_nn_distance, self.real = heldout_nn_distance, real
         self.normalize = normalize  # levels generated clips as the real ones were
 
@@ -183,8 +260,10 @@ class Reference:
         classifier.load_state_dict(payload["classifier"])
         data = recipe.data
         normalize = (lambda w: normalize_level(w, data.normalize, data.peak_db, data.rms_db)) if inputs.sample_rate else None
+        statistics = SignalStatistics(payload["sample_rate"], payload["statistics_mean"], payload["statistics_std"])
         return cls(classifier, inputs, list(payload["label_names"]), payload["train_embeddings"],
-                   payload["heldout_embeddings"], payload["heldout_nn_distance"], Scores(**payload["real"]), normalize)
+                   payload["heldout_embeddings"], payload["heldout_nn_distance"], Scores(**payload["real"]),
+                   statistics, payload["heldout_statistics"], payload["heldout_labels"], normalize)
 
     def require_labels(self, model_labels: list[str], model: str) -> None:
         """A conditional model is scored against the data it was trained on: same label names."""
@@ -211,10 +290,16 @@ class Reference:
         accuracy = None if labels is None else float((probabilities.argmax(1) == labels.cpu()).float().mean())
         is_mean, is_std = inception_score(probabilities)
         nn_distance = float(nearest_distances(embeddings, self.train_embeddings).mean())
+        statistics = self.statistics(samples)
+        precision, recall = precision_recall(statistics, self.heldout_statistics)
         return Scores(count=len(samples), accuracy=accuracy, inception_score=is_mean, inception_score_std=is_std,
                       frechet_distance=frechet_distance(embeddings, self.heldout_embeddings),
                       nearest_neighbour_ratio=nn_distance / self.heldout_nn_distance,
-                      silent=silent, clipped=clipped)
+                      silent=silent, clipped=clipped,
+                      signal_frechet_distance=frechet_distance(statistics, self.heldout_statistics),
+                      precision=precision, recall=recall,
+                      label_spread=label_spreads(statistics, None if labels is None else labels.cpu(),
+                                                 self.heldout_statistics, self.heldout_labels, self.label_names))
 
 
 def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
@@ -238,22 +323,33 @@ def _train_reference(recipe: Recipe, epochs: int) -> dict:
     if inputs.sample_rate is not None:
         inputs.fit(train_x)
     classifier = _fit_classifier(inputs(train_x), train_y, len(names), epochs)
-    reference = Reference(classifier, inputs, names, torch.empty(0), torch.empty(0), 1.0, None)
+    statistics = SignalStatistics(inputs.sample_rate)
+    statistics.fit(train_x)
+    reference = Reference(classifier, inputs, names, torch.empty(0), torch.empty(0), 1.0, None, statistics,
+                          torch.empty(0), torch.empty(0))
     _, train_embeddings = reference.classify(train_x)
     probabilities, test_embeddings = reference.classify(test_x)
+    test_statistics = statistics(test_x)
     # Real training vs real held-out, with as many training samples as held-out ones.
     subset = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[: len(test_x)]
+    subset_statistics = statistics(train_x[subset])
     is_mean, is_std = inception_score(probabilities)
     nn_distance = float(nearest_distances(test_embeddings, train_embeddings).mean())
+    precision, recall = precision_recall(subset_statistics, test_statistics)
     audio = inputs.sample_rate is not None
     real = Scores(count=len(test_x), accuracy=float((probabilities.argmax(1) == test_y).float().mean()),
                   inception_score=is_mean, inception_score_std=is_std,
                   frechet_distance=frechet_distance(train_embeddings[subset], test_embeddings),
                   nearest_neighbour_ratio=1.0,
-                  silent=silent_fraction(test_x) if audio else None, clipped=clipped_fraction(test_x) if audio else None)
+                  silent=silent_fraction(test_x) if audio else None, clipped=clipped_fraction(test_x) if audio else None,
+                  signal_frechet_distance=frechet_distance(subset_statistics, test_statistics),
+                  precision=precision, recall=recall,
+                  label_spread=label_spreads(subset_statistics, train_y[subset], test_statistics, test_y, names))
     return {"classifier": classifier.state_dict(), "sample_rate": inputs.sample_rate, "mean": inputs.mean,
             "std": inputs.std, "label_names": names, "train_embeddings": train_embeddings,
-            "heldout_embeddings": test_embeddings, "heldout_nn_distance": nn_distance, "real": dataclasses.asdict(real)}
+            "heldout_embeddings": test_embeddings, "heldout_nn_distance": nn_distance, "real": dataclasses.asdict(real),
+            "statistics_mean": statistics.mean, "statistics_std": statistics.std,
+            "heldout_statistics": test_statistics, "heldout_labels": test_y}
 
 
 def _real_splits(recipe: Recipe) -> tuple[tuple, tuple]:
@@ -327,6 +423,35 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.sqrt(eigenvalues).sum())
 
 
+def precision_recall(samples: torch.Tensor, real: torch.Tensor, k: int = NEIGHBOURS) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019): each set's manifold is the
+    union of balls around its points reaching their k-th nearest neighbour in the same set.
+    Precision: the share of samples inside the real manifold; recall: the share of real points
+    inside the samples'. Apart from Frechet distance, a blurred average of everything scores
+    high recall and low precision, and one good shape repeated the other way round."""
+    def radii(points: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(points, points).kthvalue(k + 1, dim=1).values  # k + 1: the point itself is 0
+
+    samples, real = samples.double(), real.double()
+    precision = (torch.cdist(samples, real) <= radii(real)).any(dim=1).double().mean()
+    recall = (torch.cdist(real, samples) <= radii(samples)).any(dim=1).double().mean()
+    return float(precision), float(recall)
+
+
+def label_spreads(samples: torch.Tensor, labels: torch.Tensor | None, real: torch.Tensor, real_labels: torch.Tensor,
+                  names: list[str]) -> dict[str, float]:
+    """Per label, the samples' mean pairwise distance over the real ones' of that label (1: as
+    varied; near 0: one shape repeated). Labels with fewer than 2 of either are left out;
+    without labels, the whole set under "all"."""
+    def ratio(mine: torch.Tensor, theirs: torch.Tensor) -> float:
+        return float(torch.pdist(mine.double()).mean() / torch.pdist(theirs.double()).mean().clamp_min(1e-12))
+
+    if labels is None:
+        return {"all": ratio(samples, real)}
+    return {name: ratio(samples[labels == index], real[real_labels == index]) for index, name in enumerate(names)
+            if int((labels == index).sum()) >= 2 and int((real_labels == index).sum()) >= 2}
+
+
 def nearest_distances(queries: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     """Euclidean distance from each query to its nearest reference, in chunks."""
     return torch.cat([torch.cdist(chunk, references).min(dim=1).values for chunk in queries.split(EMBED_BATCH)])
@@ -388,8 +513,12 @@ def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor]) -
         if vocoder is not None:
             samples = vocode(vocoder, samples)
         scores = reference.score(samples, labels if recipe.model.conditional else None)
-        return {f"eval/{key}": value for key, value in dataclasses.asdict(scores).items()
-                if value is not None and key != "count"}
+        figures = {f"eval/{key}": value for key, value in dataclasses.asdict(scores).items()
+                   if isinstance(value, float)}
+        least = scores.least_varied()
+        if least is not None:
+            figures["eval/least_label_spread"] = least[1]
+        return figures
 
     return evaluate
 

@@ -17,8 +17,8 @@ from ganaudio.cli import main
 from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset, read_audio_clips
 from ganaudio.errors import UserError
-from ganaudio.evaluate import (Reference, clipped_fraction, frechet_distance, inception_score,
-                               silent_fraction, training_evaluator)
+from ganaudio.evaluate import (Reference, clipped_fraction, frechet_distance, inception_score, label_spreads,
+                               precision_recall, SignalStatistics, silent_fraction, training_evaluator)
 from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
 from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
@@ -53,12 +53,23 @@ def test_real_clips_score_near_the_reference_and_noise_scores_badly(recipe):
     assert real.frechet_distance < 3 * reference.real.frechet_distance + 1.0
     assert real.nearest_neighbour_ratio < 0.5  # these are training clips: their nearest neighbour is themselves
     assert real.silent == 0 and real.clipped == 0
+    # the classifier-free figures, on the signal statistics
+    assert real.signal_frechet_distance < 3 * reference.real.signal_frechet_distance + 1.0
+    assert real.precision >= 0.8 and real.recall >= 0.8
+    assert set(real.label_spread) == set("aeiou") and 0.5 < real.least_varied()[1] < 2
     noise = reference.score(0.3 * torch.randn(30, clips.waveforms.shape[1], generator=torch.Generator().manual_seed(0)),
                             torch.arange(30) % 5)
     assert noise.accuracy <= 0.5
     assert noise.frechet_distance > 10 * max(real.frechet_distance, 1.0)
     assert noise.inception_score < 0.6 * reference.real.inception_score
     assert noise.nearest_neighbour_ratio > 1.5
+    assert noise.signal_frechet_distance > 10 * real.signal_frechet_distance
+    assert noise.precision == 0 and noise.recall == 0
+    # one clip of each vowel, repeated: faithful but with no variety
+    repeated = clips.waveforms[train][torch.tensor([int(torch.nonzero(clips.labels[train] == k)[0]) for k in range(5)])]
+    one_each = reference.score(repeated.repeat(6, 1), torch.arange(5).repeat(6))
+    assert one_each.precision == 1.0 and one_each.recall <= 0.5
+    assert max(one_each.label_spread.values()) < 1e-6
 
 
 def test_a_model_is_scored_only_against_data_with_its_labels(recipe):
@@ -129,8 +140,30 @@ def test_the_figures_on_known_inputs():
     expected = ((a.double().mean(0) - b.double().mean(0)) ** 2).sum().item() + np.trace(
         cov_a + cov_b - 2 * linalg.sqrtm(cov_a @ cov_b).real)
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)  # the textbook formula
+    same, shifted = precision_recall(a, a), precision_recall(a + 100.0, a)
+    assert same == (1.0, 1.0) and shifted == (0.0, 0.0)
+    one_point = a[:1].repeat(50, 1)  # a real point repeated: all inside the real balls, covering almost none
+    precision, recall = precision_recall(one_point, a)
+    assert precision == 1.0 and recall < 0.05
+    labels = torch.arange(500) % 2
+    half = torch.where(labels[:, None] == 0, a, 0.5 * a)  # label 1 at half the distances
+    assert label_spreads(half, labels, a, labels, ["x", "y"]) == pytest.approx({"x": 1.0, "y": 0.5})
+    assert label_spreads(half, None, half, labels, ["x", "y"]) == {"all": 1.0}
+    assert set(label_spreads(half[:3], labels[:3], a, labels, ["x", "y"])) == {"x"}  # one "y": left out
     waves = torch.stack([torch.zeros(800), 0.5 * torch.ones(800), 1.5 * torch.sin(torch.arange(800.0))])
     assert silent_fraction(waves) == pytest.approx(1 / 3) and clipped_fraction(waves) == pytest.approx(1 / 3)
+
+
+def test_signal_statistics_hear_timbre_and_where_the_attack_is():
+    """A decaying noise burst and the same burst reversed have one timbre (MFCC statistics)
+    and opposite loudness envelopes; a low tone has another timbre."""
+    generator = torch.Generator().manual_seed(0)
+    hit = torch.randn(8000, generator=generator) * torch.exp(-torch.arange(8000) / 800)
+    low = torch.sin(2 * torch.pi * 200 * torch.arange(8000) / 8000) * torch.exp(-torch.arange(8000) / 800)
+    raw = SignalStatistics(8000).raw(torch.stack([hit, hit.flip(0), low]))
+    timbre, envelope = raw[:, :40], raw[:, 40:]
+    assert (timbre[0] - timbre[1]).abs().max() < 0.1 * (timbre[0] - timbre[2]).abs().max()
+    assert envelope[0, 0] - envelope[0, -1] > 20 and envelope[1, -1] - envelope[1, 0] > 20  # dB
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +209,8 @@ def test_training_evaluates_logs_plots_and_keeps_the_best(evaluated_run):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evaluations = [row for row in rows if "eval/frechet_distance" in row]
     assert [row["step"] for row in evaluations] == [2, 4]
-    assert {"eval/accuracy", "eval/inception_score", "eval/nearest_neighbour_ratio", "eval/silent"} <= set(evaluations[0])
+    assert {"eval/accuracy", "eval/inception_score", "eval/nearest_neighbour_ratio", "eval/silent",
+            "eval/signal_frechet_distance", "eval/precision", "eval/recall", "eval/least_label_spread"} <= set(evaluations[0])
     best = min(evaluations, key=lambda row: row["eval/frechet_distance"])
     state = load_checkpoint(run / BEST)
     assert state["step"] == best["step"] == trainer.best_step
@@ -205,10 +239,12 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(run), "--n", "20", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert str(run / BEST) in printed and "real held-out" in printed and "real via vocoder" in printed
+    assert "precision (fidelity)" in printed and "Spread per label, generated: a " in printed
     figures = json.loads(out.read_text())
     assert figures["generated"]["count"] == 20 and figures["real"]["count"] == 30
     assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded"}
     assert 0 <= figures["generated"]["accuracy"] <= 1 and figures["generated"]["frechet_distance"] > 0
+    assert 0 <= figures["generated"]["recall"] <= 1 and set(figures["real"]["label_spread"]) == set("aeiou")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -249,6 +285,7 @@ def test_image_reference_reads_pixels(mnist_dir, tmp_path):
     noise = reference.score(torch.rand(500, 1, 28, 28) * 2 - 1, train.labels[:500])
     assert real.accuracy >= 0.9 and noise.accuracy <= 0.3
     assert noise.frechet_distance > 10 * real.frechet_distance
+    assert noise.signal_frechet_distance > 10 * real.signal_frechet_distance and noise.precision < real.precision
 
 
 def test_a_best_newer_than_the_resumed_checkpoint_is_kept(tmp_path):
