@@ -194,6 +194,10 @@ class ModelConfig:
     # start: at 1.0 (as loud as z) the MNIST generator made one image per label whatever z was
     # (spread over z after 600 steps 0.05 against 0.31 for real digits; 0.26 at 0.1).
     label_embedding_std: float = 0.1
+    # Minibatch standard deviation (ProGAN, Karras et al. 2018) in the critic's last block: how
+    # much the samples of each group of this many differ, as one more feature channel, so the
+    # critic can tell a generator that repeats one sound from real variety. 0 leaves it out.
+    minibatch_std: int = 0
 
     def validate(self, path: str) -> None:
         for key in ("latent_dim", "width", "max_width", "kernel_size", "label_embedding_std"):
@@ -201,6 +205,7 @@ class ModelConfig:
         _require(self.kernel_size % 2 == 1, f"{path}.kernel_size", "must be odd")
         _require(self.max_width >= self.width, f"{path}.max_width", f"must be >= width ({self.width})")
         _require(self.depth is None or self.depth >= 1, f"{path}.depth", "must be >= 1 (or null for auto)")
+        _require(self.minibatch_std >= 0, f"{path}.minibatch_std", "must be >= 0 (0 turns it off)")
 
 
 @dataclass(frozen=True)

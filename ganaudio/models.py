@@ -6,7 +6,9 @@ block; the kernel is a multiple of the stride, which avoids uneven-overlap check
 ends in tanh, so samples lie in [-1, 1] like the features. Nearest upsampling + 3x3 conv was
 3.7x slower per step on 2 CPU cores for no gain we could measure at this size. Both nets run
 in channels-last memory layout, which oneDNN's CPU convolutions need to be fast. The critic mirrors it with strided convolutions and no batch norm (batch norm
-couples the samples in a batch and breaks the per-sample gradient penalty). With labels,
+couples the samples in a batch and breaks the per-sample gradient penalty); `model.minibatch_std`
+lets its last block see how varied each small group of samples is (ProGAN; StyleGAN2 uses it
+with the same R1 penalty). With labels,
 the generator embeds the class into its input and the critic is a projection critic
 (Miyato and Koyama 2018): score = linear(h) + <embed(y), h>.
 
@@ -90,6 +92,25 @@ class Generator(nn.Module):
         return self.to_image(self.blocks(grid.contiguous(memory_format=torch.channels_last)))
 
 
+class MinibatchStd(nn.Module):
+    """Appends one channel: the standard deviation across each group of `group` samples,
+    averaged over features and positions (ProGAN's minibatch standard deviation, written
+    here as it is a few lines). Groups, not the whole batch, so the figure is the same at
+    any batch size; sample i is in group i mod (batch / group), as in StyleGAN."""
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        batch, group = h.shape[0], min(self.group, h.shape[0])
+        while batch % group:
+            group -= 1
+        spread = (h.view(group, batch // group, *h.shape[1:]).var(dim=0, unbiased=False) + 1e-8).sqrt()
+        feature = spread.mean(dim=tuple(range(1, h.dim())), keepdim=True)  # (batch / group, 1, ...)
+        return torch.cat([h, feature.repeat(group, 1, *h.shape[2:])], dim=1)
+
+
 class Critic(nn.Module):
     """((batch, 1, height, width), labels or None) -> scores (batch,); higher means more real."""
 
@@ -103,7 +124,10 @@ class Critic(nn.Module):
         layers = [conv(height * in_channels if self.one_d else in_channels, channels(config, 0), config.kernel_size,
                        padding=pad), nn.LeakyReLU(0.2)]
         for level in range(self.depth):
-            layers += [conv(channels(config, level), channels(config, level + 1), config.kernel_size,
+            last = level == self.depth - 1 and config.minibatch_std > 0
+            if last:  # the last block sees how varied the batch is
+                layers.append(MinibatchStd(config.minibatch_std))
+            layers += [conv(channels(config, level) + last, channels(config, level + 1), config.kernel_size,
                             stride=2, padding=pad), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers, nn.Flatten())
         area = width // 2 ** self.depth if self.one_d else (height // 2 ** self.depth) * (width // 2 ** self.depth)

@@ -65,3 +65,24 @@ def test_noise_not_the_label_dominates_a_fresh_generator():
         over_z = generator(torch.randn(64, 32), torch.full((64,), 3)).std(dim=0).mean()
         over_labels = generator(torch.randn(1, 32).repeat(10, 1), torch.arange(10)).std(dim=0).mean()
     assert over_z > 2 * over_labels
+
+
+@pytest.mark.parametrize("conv, shape", [("2d", (1, 28, 28)), ("1d", (1, 16, 32))])
+def test_minibatch_std_lets_the_critic_see_a_repeated_sample(conv, shape):
+    """With model.minibatch_std the score of a sample depends on the others in its group: a
+    batch of one sample repeated scores otherwise than the same sample among different ones.
+    Without it, each score is the sample's alone."""
+    torch.manual_seed(0)
+    batch = torch.rand(8, *shape) * 2 - 1
+    repeated = batch[:1].repeat(8, 1, 1, 1)
+    for group, depends in ((4, True), (0, False)):
+        critic = Critic(ModelConfig(latent_dim=16, width=4, max_width=32, conv=conv, minibatch_std=group), shape, 0)
+        alone, among_others = critic(repeated)[0], critic(batch)[0]
+        assert (not torch.isclose(alone, among_others, atol=1e-6)) == depends
+    grouped = Critic(ModelConfig(latent_dim=16, width=4, max_width=32, conv=conv, minibatch_std=4), shape, 0)
+    assert grouped(batch[:3]).shape == (3,)  # a batch the group does not divide: smaller groups
+    # the groups are interleaved: samples 0 and 4 share one, so their scores both move when 4 changes
+    changed = batch.clone()
+    changed[4] = batch[0]
+    moved = (grouped(batch) - grouped(changed)).abs() > 1e-7
+    assert moved[0] and moved[4] and not moved[1]
