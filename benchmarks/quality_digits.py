@@ -13,10 +13,19 @@ evaluate`'s figures (label accuracy, inception score, Frechet distance, nearest-
 ratio, against the real held-out clips, printed first); `--score compare` scores two per run:
 its last checkpoint (equal time) and its state at the steps the slowest row of its seed made
 (equal steps: a step-limited copy, identical on CPU), and prints each row's mean and spread
-over the seeds. With `--score-only`
-existing run folders are scored again without training. Last comes each row's time to
-quality: the minutes of its first scored checkpoint whose label accuracy reaches
---target-accuracy.
+over the seeds; `--score all --at-steps 1000 2500` scores those steps and each run's last
+checkpoint, and prints the same at each. With `--score-only` existing run folders are scored
+again without training. Last comes each row's time to quality: the minutes of its first scored
+checkpoint whose label accuracy reaches --target-accuracy.
+
+Beside the classifier's figures, each row has those of the signal statistics, which no model
+is picked on (ganaudio.evaluate): a second Frechet distance, precision, recall, and the
+spread of the least varied label. For a small kit the classifier is weak and these are the
+figures to read:
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/quality_digits.py --recipe drums --data ../shared/data/drumkits \\
+        --minutes 16 --rows defaults diffaugment --seeds 3 --parallel --threads 1 --out /tmp/drums \\
+        --score all --at-steps 1000 2500
 """
 
 from __future__ import annotations
@@ -53,6 +62,9 @@ ROWS = {
     "no-ema": ["train.ema_decay=0"],
     "ema-0.999": ["train.ema_decay=0.999"],
     "wider": ["model.width=192", "model.max_width=512"],
+    "minibatch-std": ["model.minibatch_std=4"],
+    "minibatch-std-diffaugment": ["model.minibatch_std=4", "train.diffaugment_shift=0.125",
+                                  "train.diffaugment_cutout=0.25"],
 }
 # checkpoints about every 1-2 minutes on 2 cores (--checkpoint-scale scales this for long runs)
 CHECKPOINT_EVERY = {"wgan-gp-specgan-settings": 100}
@@ -124,62 +136,91 @@ def score_run(run_dir: Path, data: str, n: int | None, steps: set[int] | None = 
 
 
 def print_reference(result: dict) -> None:
-    real, vocoded = result["real"], result.get("real_vocoded")
-    print(f"real held-out ({real['count']}): accuracy {real['accuracy']:.3f}, inception score "
-          f"{real['inception_score']:.2f}, Frechet distance (train vs held-out) {real['frechet_distance']:.2f}")
-    if vocoded:
-        print(f"real held-out via vocoder: accuracy {vocoded['accuracy']:.3f}, inception score "
-              f"{vocoded['inception_score']:.2f}, Frechet distance {vocoded['frechet_distance']:.2f}, "
-              f"nearest-neighbour ratio {vocoded['nearest_neighbour_ratio']:.3f}")
-    print("targets: accuracy >= 0.90, inception score >= 85% of real, Frechet distance <= 3x real, "
+    """The real held-out clips' figures (classifier figures first, then on signal statistics)."""
+    for name, scores in (("real held-out (train vs held-out)", result["real"]),
+                         ("real held-out via vocoder", result.get("real_vocoded"))):
+        if scores:
+            print(f"{name} ({scores['count']}): accuracy {_number(scores['accuracy'])}, inception score "
+                  f"{scores['inception_score']:.2f}, Frechet distance {scores['frechet_distance']:.2f}; signal Frechet "
+                  f"distance {scores['signal_frechet_distance']:.2f}, precision {scores['precision']:.3f}, recall "
+                  f"{scores['recall']:.3f}, least label spread {least_spread(scores):.2f}")
+    print("targets (digits): accuracy >= 0.90, inception score >= 85% of real, Frechet distance <= 3x real, "
           "nearest-neighbour ratio >= 0.9")
 
 
 def print_row(row: str, results: list[dict]) -> None:
     print(f"\n{row}")
-    print("| minutes | step | accuracy | inception score (% of real) | Frechet distance (x real) | NN ratio | silent | clipped |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| minutes | step | " + " | ".join(name for name, _, _ in MEASURES) + " | silent | clipped |")
+    print("|---:|---:|" + "---:|" * (len(MEASURES) + 2))
     for r in results:
-        g, real = r["generated"], r["real"]
-        accuracy = "-" if g["accuracy"] is None else f"{g['accuracy']:.3f}"
+        g = r["generated"]
         silent = "-" if g["silent"] is None else f"{g['silent']:.1%}"
         clipped = "-" if g["clipped"] is None else f"{g['clipped']:.1%}"
-        print(f"| {r['minutes']:.1f} | {r['step']} | {accuracy} | {g['inception_score']:.2f} "
-              f"({g['inception_score'] / real['inception_score']:.0%}) | {g['frechet_distance']:.2f} "
-              f"({g['frechet_distance'] / real['frechet_distance']:.1f}x) | {g['nearest_neighbour_ratio']:.3f} | "
-              f"{silent} | {clipped} |", flush=True)
+        cells = [fmt(measure(g, r["real"])) for _, measure, fmt in MEASURES]
+        print(f"| {r['minutes']:.1f} | {r['step']} | " + " | ".join(cells) + f" | {silent} | {clipped} |", flush=True)
 
 
-MEASURES = (("accuracy", "label accuracy", None), ("inception_score", "inception score, % of real", "ratio"),
-            ("frechet_distance", "Frechet distance, x real", "ratio"), ("nearest_neighbour_ratio", "NN ratio", None))
+def least_spread(scores: dict) -> float:
+    return min(scores["label_spread"].values(), default=float("nan"))
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.1f}x"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _accuracy(g: dict, real: dict) -> float | None:
+    return g["accuracy"]
+
+
+# (column, figure of the generated samples given the real held-out ones', format): ganaudio
+# evaluate's classifier figures, then those on the signal statistics, which nothing picks on.
+MEASURES = (("accuracy", _accuracy, _number),
+            ("inception score, % of real", lambda g, real: g["inception_score"] / real["inception_score"],
+             "{:.0%}".format),
+            ("Frechet distance, x real", lambda g, real: g["frechet_distance"] / real["frechet_distance"], _ratio),
+            ("NN ratio", lambda g, real: g["nearest_neighbour_ratio"], _number),
+            ("signal Frechet distance, x real",
+             lambda g, real: g["signal_frechet_distance"] / real["signal_frechet_distance"], _ratio),
+            ("precision", lambda g, real: g["precision"], _number),
+            ("recall", lambda g, real: g["recall"], _number),
+            ("least label spread", lambda g, real: least_spread(g), "{:.2f}".format))
 
 
 def spread(values: list[float], percent: bool = False) -> str:
     scale = 100 if percent else 1
     mean = statistics.mean(values) * scale
     deviation = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{mean:.0f}% +- {deviation:.0f}" if percent else f"{mean:.3g} +- {deviation:.2g}"
+    if percent:
+        return f"{mean:.0f}% +- {deviation:.0f}"
+    return f"{mean:.0f} +- {deviation:.0f}" if abs(mean) >= 100 else f"{mean:.3g} +- {deviation:.2g}"
 
 
-def print_comparison(at_time: dict[tuple[str, int], dict], at_steps: dict[tuple[str, int], dict]) -> None:
-    """Each row's mean +- standard deviation over its seeds, at equal time and at equal steps
-    (per seed, the steps the slowest row made)."""
-    rows = list(dict.fromkeys(row for row, _ in at_time))
-    for label, picked_by_key in (("equal time (each run's last checkpoint)", at_time),
-                                 ("equal steps (each seed's slowest row's last step)", at_steps)):
+def print_comparison(tables: list[tuple[str, dict[tuple[str, int], dict]]], timed: str) -> None:
+    """Each row's mean +- standard deviation over its seeds in each table (results by (row,
+    seed)); minutes only in the table named `timed`, where each run ran beside the others."""
+    rows = list(dict.fromkeys(row for _, picked in tables for row, _ in picked))
+    for label, picked_by_key in tables:
         print(f"\n{label}: mean +- standard deviation over seeds")
-        print("| row | seeds | steps | minutes | " + " | ".join(name for _, name, _ in MEASURES) + " |")
+        print("| row | seeds | steps | minutes | " + " | ".join(name for name, _, _ in MEASURES) + " |")
         print("|---|---:|---:|---:|" + "---:|" * len(MEASURES))
         for row in rows:
             picked = [result for (r, _), result in picked_by_key.items() if r == row]
+            if not picked:
+                continue
             cells = []
-            for key, _, kind in MEASURES:
-                values = [p["generated"][key] / (p["real"][key] if kind else 1) for p in picked]
-                cells.append(spread(values, percent=key == "inception_score"))
-            # minutes only at equal time: a step-limited copy ran alone, not beside the other row
-            minutes = spread([p["minutes"] for p in picked]) if picked_by_key is at_time else "-"
+            for name, measure, _ in MEASURES:
+                values = [measure(p["generated"], p["real"]) for p in picked]
+                cells.append("-" if None in values else spread(values, percent="%" in name))
+            minutes = spread([p["minutes"] for p in picked]) if label == timed else "-"
             print(f"| {row} | {len(picked)} | {spread([p['step'] for p in picked])} | {minutes} | "
                   + " | ".join(cells) + " |", flush=True)
+
+
+EQUAL_TIME = "equal time (each run's last checkpoint)"
 
 
 def equal_step_runs(runs: dict[tuple[str, int], Path], args: argparse.Namespace,
@@ -237,6 +278,9 @@ def main() -> None:
                         help="multiply the steps between checkpoints (4 for hour-long runs)")
     parser.add_argument("--score", choices=["all", "compare"], default="all",
                         help="every checkpoint, or the last and the equal-steps one of each run")
+    parser.add_argument("--at-steps", type=int, nargs="+",
+                        help="with --score all: score only these steps' checkpoints and each run's last, and "
+                             "compare the rows at each (mean and spread over seeds)")
     parser.add_argument("--score-only", action="store_true",
                         help="score existing run folders, train nothing (but the equal-steps copies of --score compare)")
     parser.add_argument("--parallel", action="store_true",
@@ -262,7 +306,8 @@ def main() -> None:
         everything = {key: [at_steps[key], at_time[key]] if at_steps[key]["step"] != at_time[key]["step"]
                       else [at_time[key]] for key in runs}
     else:
-        everything = {key: score_run(run_dir, args.data, args.n) for key, run_dir in runs.items()}
+        steps = set(args.at_steps) if args.at_steps else None
+        everything = {key: score_run(run_dir, args.data, args.n, steps) for key, run_dir in runs.items()}
     first = next((results[0] for results in everything.values() if results), None)
     if first is None:
         sys.exit("no checkpoints to score")
@@ -271,7 +316,13 @@ def main() -> None:
     for (row, seed), results in everything.items():
         print_row(f"{row}, seed {seed}", results)
     if args.score == "compare":
-        print_comparison(at_time, at_steps)
+        print_comparison([(EQUAL_TIME, at_time), ("equal steps (each seed's slowest row's last step)", at_steps)],
+                         EQUAL_TIME)
+    elif args.at_steps:
+        last = {key: results[-1] for key, results in everything.items()}
+        print_comparison([(EQUAL_TIME, last), *((f"at step {step}", {key: r for key, results in everything.items()
+                                                                    for r in results if r["step"] == step})
+                                                for step in args.at_steps)], EQUAL_TIME)
     by_row = {f"{row}, seed {seed}": results for (row, seed), results in everything.items()}
     print_time_to_accuracy(by_row, args.target_accuracy, args.minutes)
     if args.json:
