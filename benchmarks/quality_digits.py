@@ -288,6 +288,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--target-accuracy", type=float, default=0.8, help="label accuracy for the time-to-quality line")
     args = parser.parse_args()
+    if args.at_steps and args.score != "all":
+        parser.error("--at-steps goes with --score all")
     torch.set_num_threads(args.threads)
     runs = {(row, seed): args.out / f"{args.recipe}-{row}-seed{seed}" for seed in range(args.seeds) for row in args.rows}
     every = {row: checkpoint_every(args.recipe, row, args.checkpoint_scale) for row in args.rows}
@@ -319,7 +321,7 @@ def main() -> None:
         print_comparison([(EQUAL_TIME, at_time), ("equal steps (each seed's slowest row's last step)", at_steps)],
                          EQUAL_TIME)
     elif args.at_steps:
-        last = {key: results[-1] for key, results in everything.items()}
+        last = {key: results[-1] for key, results in everything.items() if results}
         print_comparison([(EQUAL_TIME, last), *((f"at step {step}", {key: r for key, results in everything.items()
                                                                     for r in results if r["step"] == step})
                                                 for step in args.at_steps)], EQUAL_TIME)

@@ -196,7 +196,8 @@ class ModelConfig:
     label_embedding_std: float = 0.1
     # Minibatch standard deviation (ProGAN, Karras et al. 2018) in the critic's last block: how
     # much the samples of each group of this many differ, as one more feature channel, so the
-    # critic can tell a generator that repeats one sound from real variety. 0 leaves it out.
+    # critic can tell a generator that repeats one sound from real variety. 0 leaves it out;
+    # else it must divide each process's batch.
     minibatch_std: int = 0
 
     def validate(self, path: str) -> None:
@@ -205,7 +206,8 @@ class ModelConfig:
         _require(self.kernel_size % 2 == 1, f"{path}.kernel_size", "must be odd")
         _require(self.max_width >= self.width, f"{path}.max_width", f"must be >= width ({self.width})")
         _require(self.depth is None or self.depth >= 1, f"{path}.depth", "must be >= 1 (or null for auto)")
-        _require(self.minibatch_std >= 0, f"{path}.minibatch_std", "must be >= 0 (0 turns it off)")
+        _require(self.minibatch_std != 1 and self.minibatch_std >= 0, f"{path}.minibatch_std",
+                 "must be 0 (off) or a group of 2 or more samples")
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ SILENT_RMS_DB = -45.0  # a clip quieter than this (RMS, dBFS) is silent: real FS
 CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past full scale is clipped
 EMBED_BATCH = 512
 NEIGHBOURS = 3  # k of precision and recall, as Kynkaanniemi et al. 2019
+SPREAD_MIN_REAL = 5  # real held-out clips a label needs for its spread to be reported
 STATISTICS_MFCCS = 20
 STATISTICS_SEGMENTS = 8  # parts of the clip whose loudness is one dimension each
 STATISTICS_IMAGE_SIDE = 7
@@ -114,7 +115,8 @@ class ClassifierInputs:
 class SignalStatistics:
     """The second embedding: summary statistics no network learns, standardized per dimension
     with the real training samples' mean and spread. Audio: the mean and spread over time of 20
-    MFCCs (32 ms windows, 64 bands: not the classifier's 25 ms and 40 bands) and the loudness in
+    MFCCs (windows of 32 ms or more, a power of two of samples, and 64 bands: not the classifier's
+    25 ms and 40 bands) and the loudness in
     8 equal parts of the clip (where its attack and decay are); images: the image averaged down
     to 7x7 pixels."""
 
@@ -140,7 +142,10 @@ class SignalStatistics:
 
     def fit(self, x: torch.Tensor) -> None:
         raw = self.raw(x)
-        self.mean, self.std = raw.mean(dim=0), raw.std(dim=0).clamp_min(1e-6)
+        # A dimension that hardly varies in real data (an image's blank corner) must not turn
+        # invisible differences into large ones: no spread below a tenth of the median's.
+        std = raw.std(dim=0)
+        self.mean, self.std = raw.mean(dim=0), std.clamp_min(max(1e-6, 0.1 * float(std.median())))
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -204,7 +209,11 @@ class Evaluation:
         widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
         lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
                  for row in cells]
-        lines.append("Real held-out column: real training vs real held-out samples of the same number.")
+        lines.append("Real held-out column: distances, precision, recall and spread are real training vs real "
+                     "held-out samples of the same number.")
+        if self.vocoded is not None:
+            lines.append("Real via vocoder: the held-out clips themselves through the model's features and vocoder, "
+                         "so its distances to them are pairwise: what the vocoder alone changes.")
         lines.append("Last four rows: on MFCC and loudness statistics (images: 7x7 pixels), which no model was "
                      "trained or picked on; spread 1.0 is as varied as the real held-out clips of a label.")
         if len(self.generated.label_spread) > 1:
@@ -428,28 +437,44 @@ def precision_recall(samples: torch.Tensor, real: torch.Tensor, k: int = NEIGHBO
     union of balls around its points reaching their k-th nearest neighbour in the same set.
     Precision: the share of samples inside the real manifold; recall: the share of real points
     inside the samples'. Apart from Frechet distance, a blurred average of everything scores
-    high recall and low precision, and one good shape repeated the other way round."""
-    def radii(points: torch.Tensor) -> torch.Tensor:
-        return torch.cdist(points, points).kthvalue(k + 1, dim=1).values  # k + 1: the point itself is 0
-
-    samples, real = samples.double(), real.double()
-    precision = (torch.cdist(samples, real) <= radii(real)).any(dim=1).double().mean()
-    recall = (torch.cdist(real, samples) <= radii(samples)).any(dim=1).double().mean()
+    high recall and low precision, and one good shape repeated the other way round. The balls
+    shrink as a set grows, so the larger set is cut (fixed seed) to the smaller one's size."""
+    size = min(len(samples), len(real))
+    samples, real = (_first_of_shuffled(points.double(), size) for points in (samples, real))
+    precision = _inside(samples, real, _radii(real, k)).double().mean()
+    recall = _inside(real, samples, _radii(samples, k)).double().mean()
     return float(precision), float(recall)
+
+
+def _first_of_shuffled(points: torch.Tensor, size: int) -> torch.Tensor:
+    if len(points) == size:
+        return points
+    return points[torch.randperm(len(points), generator=torch.Generator().manual_seed(0))[:size]]
+
+
+def _radii(points: torch.Tensor, k: int) -> torch.Tensor:
+    """Each point's distance to its k-th nearest other point (k + 1: itself is at 0)."""
+    return torch.cat([torch.cdist(chunk, points).kthvalue(k + 1, dim=1).values for chunk in points.split(EMBED_BATCH)])
+
+
+def _inside(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """Whether each query lies in some centre's ball."""
+    return torch.cat([(torch.cdist(chunk, centres) <= radii).any(dim=1) for chunk in queries.split(EMBED_BATCH)])
 
 
 def label_spreads(samples: torch.Tensor, labels: torch.Tensor | None, real: torch.Tensor, real_labels: torch.Tensor,
                   names: list[str]) -> dict[str, float]:
     """Per label, the samples' mean pairwise distance over the real ones' of that label (1: as
-    varied; near 0: one shape repeated). Labels with fewer than 2 of either are left out;
-    without labels, the whole set under "all"."""
+    varied; near 0: one shape repeated). A label is left out with fewer than 2 samples or
+    SPREAD_MIN_REAL real clips, whose spread is too rough to divide by; without labels, the
+    whole set under "all"."""
     def ratio(mine: torch.Tensor, theirs: torch.Tensor) -> float:
         return float(torch.pdist(mine.double()).mean() / torch.pdist(theirs.double()).mean().clamp_min(1e-12))
 
     if labels is None:
         return {"all": ratio(samples, real)}
     return {name: ratio(samples[labels == index], real[real_labels == index]) for index, name in enumerate(names)
-            if int((labels == index).sum()) >= 2 and int((real_labels == index).sum()) >= 2}
+            if int((labels == index).sum()) >= 2 and int((real_labels == index).sum()) >= SPREAD_MIN_REAL}
 
 
 def nearest_distances(queries: torch.Tensor, references: torch.Tensor) -> torch.Tensor:

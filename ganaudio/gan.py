@@ -21,7 +21,7 @@ from ganaudio.config import Recipe
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.loop import apply_update
 from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
-from ganaudio.models import Critic, Generator, check_model_size
+from ganaudio.models import Critic, Generator, check_minibatch_groups, check_model_size
 from ganaudio.runtime import Shard, sync_batch_norms
 
 NETWORKS = ("generator", "generator_ema", "critic")
@@ -157,6 +157,7 @@ class GanStep:
         self.train_config = recipe.train
         self.samples, self.labels = samples, labels  # on the training device
         self.local_batch = shard.local_size(recipe.train.batch_size)
+        check_minibatch_groups(recipe.model, self.local_batch)
         self.augment = DiffAugment(recipe.train.diffaugment_shift, recipe.train.diffaugment_cutout, state.rng, shard)
 
     def __call__(self) -> dict[str, torch.Tensor]:

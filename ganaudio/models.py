@@ -93,10 +93,12 @@ class Generator(nn.Module):
 
 
 class MinibatchStd(nn.Module):
-    """Appends one channel: the standard deviation across each group of `group` samples,
-    averaged over features and positions (ProGAN's minibatch standard deviation, written
-    here as it is a few lines). Groups, not the whole batch, so the figure is the same at
-    any batch size; sample i is in group i mod (batch / group), as in StyleGAN."""
+    """Appends one channel: the standard deviation across each group of `group` consecutive
+    samples, averaged over features and positions (ProGAN's minibatch standard deviation,
+    written here as it is a few lines). Consecutive, so when the critic scores real and fake
+    samples in one batch (real first) no group mixes them, given a batch the group divides;
+    the trainer checks that (`check_minibatch_groups`). A smaller batch (a preview) uses the
+    largest group that divides it."""
 
     def __init__(self, group: int):
         super().__init__()
@@ -106,9 +108,17 @@ class MinibatchStd(nn.Module):
         batch, group = h.shape[0], min(self.group, h.shape[0])
         while batch % group:
             group -= 1
-        spread = (h.view(group, batch // group, *h.shape[1:]).var(dim=0, unbiased=False) + 1e-8).sqrt()
+        spread = (h.reshape(batch // group, group, *h.shape[1:]).var(dim=1, unbiased=False) + 1e-8).sqrt()
         feature = spread.mean(dim=tuple(range(1, h.dim())), keepdim=True)  # (batch / group, 1, ...)
-        return torch.cat([h, feature.repeat(group, 1, *h.shape[2:])], dim=1)
+        out = torch.cat([h, feature.repeat_interleave(group, dim=0).expand(-1, 1, *h.shape[2:])], dim=1)
+        return out.contiguous(memory_format=torch.channels_last) if h.dim() == 4 else out
+
+
+def check_minibatch_groups(config: ModelConfig, local_batch: int) -> None:
+    """Each process's batch must split into whole groups, or a group would mix real and fake."""
+    if config.minibatch_std and local_batch % config.minibatch_std:
+        raise UserError(f"model.minibatch_std: groups of {config.minibatch_std} do not divide the batch of "
+                        f"{local_batch} each process trains on (train.batch_size over the processes)")
 
 
 class Critic(nn.Module):

@@ -104,7 +104,8 @@ def loss_curves(metrics: list[dict], path: Path | str) -> Path:
 
 
 EVALUATION_TITLES = {"eval/frechet_distance": "Frechet distance", "eval/accuracy": "label accuracy",
-                     "eval/inception_score": "inception score"}
+                     "eval/inception_score": "inception score", "eval/recall": "recall (signal statistics)",
+                     "eval/least_label_spread": "least label spread (signal statistics)"}
 
 
 def evaluation_curves(rows: list[dict], path: Path | str, best_by: str = "eval/frechet_distance") -> Path:

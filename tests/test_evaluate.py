@@ -56,7 +56,9 @@ def test_real_clips_score_near_the_reference_and_noise_scores_badly(recipe):
     # the classifier-free figures, on the signal statistics
     assert real.signal_frechet_distance < 3 * reference.real.signal_frechet_distance + 1.0
     assert real.precision >= 0.8 and real.recall >= 0.8
-    assert set(real.label_spread) == set("aeiou") and 0.5 < real.least_varied()[1] < 2
+    # a vowel with fewer than 5 held-out clips has no spread to divide by: left out
+    assert set(real.label_spread) <= set("aeiou") and len(real.label_spread) >= 3
+    assert 0.5 < real.least_varied()[1] < 2
     noise = reference.score(0.3 * torch.randn(30, clips.waveforms.shape[1], generator=torch.Generator().manual_seed(0)),
                             torch.arange(30) % 5)
     assert noise.accuracy <= 0.5
@@ -166,6 +168,16 @@ def test_signal_statistics_hear_timbre_and_where_the_attack_is():
     assert envelope[0, 0] - envelope[0, -1] > 20 and envelope[1, -1] - envelope[1, 0] > 20  # dB
 
 
+def test_a_dimension_constant_in_real_data_does_not_dominate_the_statistics():
+    """MNIST's corners are blank in every real image: a generated image a shade off there must
+    not look far from real on that account."""
+    real = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    real[..., :4, :4] = -1.0
+    statistics = SignalStatistics(None)
+    statistics.fit(real)
+    assert (statistics(real + 0.002) - statistics(real)).abs().max() < 0.5
+
+
 @pytest.fixture(scope="module")
 def evaluated_run(tmp_path_factory, shared_cache):
     """A tiny voice run that evaluates every 2 steps (so it keeps a best.pt)."""
@@ -239,12 +251,12 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(run), "--n", "20", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert str(run / BEST) in printed and "real held-out" in printed and "real via vocoder" in printed
-    assert "precision (fidelity)" in printed and "Spread per label, generated: a " in printed
+    assert "precision (fidelity)" in printed and "Spread per label, generated: " in printed
     figures = json.loads(out.read_text())
     assert figures["generated"]["count"] == 20 and figures["real"]["count"] == 30
     assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded"}
     assert 0 <= figures["generated"]["accuracy"] <= 1 and figures["generated"]["frechet_distance"] > 0
-    assert 0 <= figures["generated"]["recall"] <= 1 and set(figures["real"]["label_spread"]) == set("aeiou")
+    assert 0 <= figures["generated"]["recall"] <= 1 and set(figures["real"]["label_spread"]) <= set("aeiou")
 
 
 @pytest.mark.parametrize("args, message", [

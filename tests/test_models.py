@@ -7,7 +7,7 @@ import torch
 
 from ganaudio.config import ModelConfig
 from ganaudio.errors import UserError
-from ganaudio.models import Critic, Generator, resolve_depth
+from ganaudio.models import Critic, Generator, check_minibatch_groups, resolve_depth
 
 SMALL = ModelConfig(latent_dim=16, width=4, max_width=32)
 
@@ -81,8 +81,16 @@ def test_minibatch_std_lets_the_critic_see_a_repeated_sample(conv, shape):
         assert (not torch.isclose(alone, among_others, atol=1e-6)) == depends
     grouped = Critic(ModelConfig(latent_dim=16, width=4, max_width=32, conv=conv, minibatch_std=4), shape, 0)
     assert grouped(batch[:3]).shape == (3,)  # a batch the group does not divide: smaller groups
-    # the groups are interleaved: samples 0 and 4 share one, so their scores both move when 4 changes
-    changed = batch.clone()
-    changed[4] = batch[0]
-    moved = (grouped(batch) - grouped(changed)).abs() > 1e-7
-    assert moved[0] and moved[4] and not moved[1]
+    # Real and fake in one call, real first (as the critic step scores them): no group mixes
+    # them, so the fakes score as they do alone, and a repeated fake stays visible.
+    both = grouped(torch.cat([batch, repeated]))
+    assert torch.allclose(both[8:], grouped(repeated), atol=1e-6) and torch.allclose(both[:8], grouped(batch), atol=1e-6)
+
+
+def test_minibatch_groups_must_divide_each_process_batch():
+    check_minibatch_groups(ModelConfig(minibatch_std=4), 32)
+    check_minibatch_groups(ModelConfig(minibatch_std=0), 31)
+    with pytest.raises(UserError, match=r"^model.minibatch_std: groups of 4 do not divide the batch of 30"):
+        check_minibatch_groups(ModelConfig(minibatch_std=4), 30)
+    with pytest.raises(UserError, match="model.minibatch_std"):
+        ModelConfig(minibatch_std=1).validate("model")
