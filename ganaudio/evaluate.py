@@ -55,7 +55,7 @@ from ganaudio.data.cache import cache_root, load_cached, save_cached
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
 
-CLASSIFIER_FORMAT = 2  # bump when the classifier, its features or its training change
+CLASSIFIER_FORMAT = 3  # bump when the classifier, its features or its training change
 INCEPTION_SPLITS = 10  # inception score splits, as in Salimans et al. 2016
 SILENT_RMS_DB = -45.0  # a clip quieter than this (RMS, dBFS) is silent: real FSDD speech is ~-20
 CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past full scale is clipped
