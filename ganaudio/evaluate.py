@@ -340,7 +340,7 @@ def _train_reference(recipe: Recipe, epochs: int) -> dict:
     probabilities, test_embeddings = reference.classify(test_x)
     test_statistics = statistics(test_x)
     # Real training vs real held-out, with as many training samples as held-out ones.
-    subset = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[: len(test_x)]
+    subset = fixed_subset(len(train_x), len(test_x))
     subset_statistics = statistics(train_x[subset])
     is_mean, is_std = inception_score(probabilities)
     nn_distance = float(nearest_distances(test_embeddings, train_embeddings).mean())
@@ -447,9 +447,12 @@ def precision_recall(samples: torch.Tensor, real: torch.Tensor, k: int = NEIGHBO
 
 
 def _first_of_shuffled(points: torch.Tensor, size: int) -> torch.Tensor:
-    if len(points) == size:
-        return points
-    return points[torch.randperm(len(points), generator=torch.Generator().manual_seed(0))[:size]]
+    return points if len(points) == size else points[fixed_subset(len(points), size)]
+
+
+def fixed_subset(count: int, size: int) -> torch.Tensor:
+    """`size` of `count` indices, the same every time (seed 0)."""
+    return torch.randperm(count, generator=torch.Generator().manual_seed(0))[:size]
 
 
 def _radii(points: torch.Tensor, k: int) -> torch.Tensor:
