@@ -15,7 +15,8 @@ import dataclasses
 from ganaudio.data import load_dataset
 from ganaudio.evaluate import Reference
 from ganaudio.features import MelFeatures
-from ganaudio.synth import GriffinLimVocoder, Synthesizer, vocode
+from ganaudio.synth import Synthesizer
+from ganaudio.vocoder import GriffinLimVocoder, vocode
 
 
 def main() -> None:

@@ -22,6 +22,12 @@ from ganaudio.files import atomic_write, require_parent_folder
 FORMAT_VERSION = 1
 KIND = "ganaudio-gan"  # a training checkpoint: both generators, critic, optimizers, RNG
 GENERATOR_KIND = "ganaudio-generator"  # an exported generator: what synthesis needs, nothing more
+VOCODER_KIND = "ganaudio-vocoder"  # a vocoder training checkpoint (train-vocoder): network, optimizer, RNG
+VOCODER_EXPORT_KIND = "ganaudio-vocoder-export"  # an exported vocoder: weights, recipe, feature statistics
+KINDS = (KIND, GENERATOR_KIND, VOCODER_KIND, VOCODER_EXPORT_KIND)
+# What each kind is, for the error that says a file is not what the command needs.
+KIND_NAMES = {KIND: "a GAN training checkpoint", GENERATOR_KIND: "an exported generator",
+              VOCODER_KIND: "a vocoder training checkpoint", VOCODER_EXPORT_KIND: "an exported vocoder"}
 # What a generator needs to sample, besides its weights: copied from the training checkpoint.
 GENERATOR_KEYS = ("recipe", "recipe_name", "feature_state", "label_names", "sample_shape", "num_classes", "step")
 NAME = re.compile(r"^checkpoint-(\d{7})\.pt$")
@@ -55,9 +61,10 @@ def resolve_checkpoint(path: Path | str) -> Path:
 
 
 def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
-    """Write atomically, then prune to the newest `keep`."""
+    """Write atomically, then prune to the newest `keep`. The payload's "kind" (a vocoder's)
+    replaces the GAN's."""
     path = checkpoint_path(run_dir, step)
-    save_atomically({**payload, "kind": KIND, "format_version": FORMAT_VERSION, "step": step}, path)
+    save_atomically({"kind": KIND, **payload, "format_version": FORMAT_VERSION, "step": step}, path)
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -66,7 +73,7 @@ def save_checkpoint(run_dir: Path, step: int, payload: dict[str, Any], keep: int
 def save_best_checkpoint(run_dir: Path, step: int, payload: dict[str, Any]) -> Path:
     """Replace best.pt atomically: a kill leaves the previous best whole."""
     path = run_dir / BEST
-    save_atomically({**payload, "kind": KIND, "format_version": FORMAT_VERSION, "step": step}, path)
+    save_atomically({"kind": KIND, **payload, "format_version": FORMAT_VERSION, "step": step}, path)
     return path
 
 
@@ -90,8 +97,8 @@ def load_checkpoint(path: Path | str, kinds: tuple[str, ...] = (KIND,)) -> dict[
         raise UserError(f"{path}: not a readable checkpoint (corrupt or not a torch file)") from None
     except Exception as err:  # torch raises many types for corrupt or foreign files
         raise UserError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0][:120]})") from None
-    if not isinstance(payload, dict) or payload.get("kind") not in (KIND, GENERATOR_KIND):
-        raise UserError(f"{path}: not a ganaudio GAN checkpoint")
+    if not isinstance(payload, dict) or payload.get("kind") not in KINDS:
+        raise UserError(f"{path}: not a ganaudio checkpoint")
     version = payload.get("format_version")
     if isinstance(version, int) and version > FORMAT_VERSION:
         raise UserError(f"{path}: written by a newer ganaudio (checkpoint format {version}; this one reads "
@@ -100,19 +107,24 @@ def load_checkpoint(path: Path | str, kinds: tuple[str, ...] = (KIND,)) -> dict[
         raise UserError(f"{path}: checkpoint format {version} is not "
                         f"supported (this ganaudio reads format {FORMAT_VERSION})")
     if payload["kind"] not in kinds:
-        raise UserError(f"{path}: is an exported generator, not a training checkpoint "
-                        f"(it can make samples but cannot be trained further)")
+        if payload["kind"] == GENERATOR_KIND and KIND in kinds:
+            raise UserError(f"{path}: is an exported generator, not a training checkpoint "
+                            f"(it can make samples but cannot be trained further)")
+        raise UserError(f"{path}: is {KIND_NAMES[payload['kind']]}, not "
+                        f"{' or '.join(KIND_NAMES[kind] for kind in kinds)}")
     return payload
 
 
 def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
-                     griffin_lim_iters: int | None = None) -> Path:
-    """Write the EMA generator of a training checkpoint, with what sampling needs, as a small
-    generator file; `half` stores the weights in float16 (half the size, inaudible here).
-    `griffin_lim_iters` replaces the recipe's inversion setting, which only synthesis uses.
-    The file is for sharing, so its recipe keeps no path of this machine (data.root and
-    data.cache_dir): evaluating it elsewhere takes `--data`."""
-    state = load_checkpoint(resolve_checkpoint(checkpoint))
+                     griffin_lim_iters: int | None = None, vocoder: dict[str, Any] | None = None) -> Path:
+    """Write the EMA generator of a training checkpoint (or an exported generator again), with
+    what sampling needs, as a small generator file; `half` stores the weights in float16 (half
+    the size, inaudible here). `griffin_lim_iters` replaces the recipe's inversion setting, which
+    only synthesis uses. `vocoder` (vocoder.read_vocoder) is stored in the file, in float16, and
+    decodes its samples by default. The file is for sharing, so its recipe keeps no path of this
+    machine (data.root and data.cache_dir): evaluating it elsewhere takes `--data`."""
+    source = resolve_checkpoint(checkpoint)
+    state = load_checkpoint(source, kinds=(KIND, GENERATOR_KIND))
     state["recipe"] = {**state["recipe"], "data": {**state["recipe"]["data"], "root": None, "cache_dir": None}}
     if griffin_lim_iters is not None:
         if griffin_lim_iters <= 0:
@@ -121,11 +133,20 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
         if state["recipe"]["data"].get("source") in IMAGE_SOURCES:
             raise UserError(f"{checkpoint}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
         state["recipe"] = {**state["recipe"], "features": {**features, "griffin_lim_iters": griffin_lim_iters}}
+    extra = {}
+    if vocoder is not None:
+        from ganaudio.vocoder import require_fits_generator, vocoder_payload  # vocoder.py reads checkpoints
+
+        require_fits_generator(vocoder, state, str(source))
+        extra["vocoder"] = vocoder_payload(vocoder, half=half)
+    elif "vocoder" in state:
+        extra["vocoder"] = state["vocoder"]  # an exported generator keeps its vocoder
     out = Path(out)
     require_parent_folder(out)
-    weights = {k: v.half() if half and v.is_floating_point() else v for k, v in state["generator_ema"].items()}
+    live = state["generator"] if state["kind"] == GENERATOR_KIND else state["generator_ema"]
+    weights = {k: v.half() if half and v.is_floating_point() else v for k, v in live.items()}
     payload = {"kind": GENERATOR_KIND, "format_version": FORMAT_VERSION, "generator": weights,
-               **{key: state[key] for key in GENERATOR_KEYS}}
+               **{key: state[key] for key in GENERATOR_KEYS}, **extra}
     try:
         save_atomically(payload, out)
     except OSError as err:

@@ -21,6 +21,9 @@ from ganaudio.files import require_parent_folder
 FILESYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
                      errno.EISDIR, errno.ENAMETOOLONG}
 
+VOCODER_HELP = ("a vocoder file or run folder (ganaudio train-vocoder), or griffin-lim (default: the vocoder "
+                "stored with the generator, else griffin-lim)")
+
 if TYPE_CHECKING:  # the CLI imports torch only inside the subcommands that need it
     from ganaudio.config import Recipe
     from ganaudio.data import Dataset
@@ -67,7 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<recipe>-<time>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     train.add_argument("--dry-run", action="store_true", help="print the resolved recipe and models, then stop")
+    train.add_argument("--vocoder", metavar="PATH|griffin-lim",
+                       help="decode previews and evaluations with this vocoder (default: Griffin-Lim)")
     train.set_defaults(run=run_train)
+
+    train_vocoder = commands.add_parser(
+        "train-vocoder", help="train a vocoder on a recipe's real clips, to decode its generators' samples",
+        description="Teach a small network to restore the spectrum the recipe's mel features lose (Griffin-Lim "
+                    "finds its phase); the run folder gets checkpoints, best.pt (lowest round-trip STFT distance "
+                    "on held-out clips), real and decoded WAVs and spectrograms, metrics.jsonl and curves. Use it "
+                    "with synth/evaluate/augment --vocoder RUN, or put it in a generator file with export --vocoder.")
+    add_recipe_arguments(train_vocoder)
+    train_vocoder.add_argument("--out", metavar="DIR", help="run folder (default: runs/<recipe>-vocoder-<time>)")
+    train_vocoder.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    train_vocoder.add_argument("--dry-run", action="store_true", help="print the resolved recipe and network, then stop")
+    train_vocoder.set_defaults(run=run_train_vocoder)
 
     synth = commands.add_parser(
         "synth", help="write generated audio (or images) from a checkpoint",
@@ -81,17 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--checkpoint", metavar="PATH",
                        help="training checkpoint, run folder (its best.pt, else its newest checkpoint) or "
                             "exported generator (default: the bundled digits model)")
-    synth.add_argument("--griffin-lim-iters", type=int, metavar="K", help="Griffin-Lim iterations (default: the recipe's)")
+    synth.add_argument("--vocoder", metavar="PATH|griffin-lim", help=VOCODER_HELP)
+    synth.add_argument("--griffin-lim-iters", type=int, metavar="K",
+                       help="Griffin-Lim iterations of the vocoder (default: the vocoder's or the recipe's)")
     synth.add_argument("--plot", metavar="FILE.png", help="also write a grid of the generated spectrograms")
     synth.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     synth.set_defaults(run=run_synth)
 
     export = commands.add_parser(
-        "export", help="write a training checkpoint's generator as a small file for synthesis",
+        "export", help="write a generator (with its vocoder) or a vocoder as a small file for synthesis",
         description="Keep what synthesis needs (EMA generator in float16, recipe, feature statistics, labels) "
-                    "and drop the critic and optimizers: a 1.4M-parameter generator becomes about 3 MB.")
-    export.add_argument("checkpoint", help="training checkpoint, or a run folder (its best.pt, else its newest checkpoint)")
+                    "and drop the critic and optimizers: a 1.4M-parameter generator becomes about 3 MB. "
+                    "--vocoder puts a trained vocoder in the same file, used by default when it is loaded. "
+                    "Given a vocoder's checkpoint or run folder, writes the vocoder alone.")
+    export.add_argument("checkpoint", help="training checkpoint, run folder (its best.pt, else its newest "
+                                           "checkpoint), exported generator, or a vocoder's checkpoint or run folder")
     export.add_argument("--out", required=True, metavar="FILE.pt")
+    export.add_argument("--vocoder", metavar="PATH", help="a vocoder file or run folder to store with the generator")
     export.add_argument("--griffin-lim-iters", type=int, metavar="K",
                         help="the Griffin-Lim iterations synthesis uses by default (default: the run's recipe's)")
     export.set_defaults(run=run_export)
@@ -106,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "exported generator (default: the bundled digits model)")
     evaluate.add_argument("--n", type=int, help="samples to generate (default: as many as the held-out split has)")
     evaluate.add_argument("--data", metavar="PATH", help="the data the model was trained on, if not where its recipe says")
+    evaluate.add_argument("--vocoder", metavar="PATH|griffin-lim", help=VOCODER_HELP)
     evaluate.add_argument("--json", metavar="FILE.json", help="also write the figures as JSON")
     evaluate.add_argument("--seed", type=int, default=0, help="latent seed of the generated samples (default: 0)")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -121,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     augment.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
     augment.add_argument("--labels", metavar="A,B,...", help="only these labels (default: all)")
     augment.add_argument("--seed", type=int, default=0, help="makes the clips repeatable (default: 0)")
+    augment.add_argument("--vocoder", metavar="PATH|griffin-lim", help=VOCODER_HELP)
     augment.add_argument("--filter", action="store_true",
                          help="drop clips that a classifier trained on the real data does not assign to their label")
     augment.add_argument("--data", metavar="PATH", help="with --filter: the real data, if not where the model's recipe says")
@@ -190,18 +215,20 @@ def run_train(args: argparse.Namespace) -> int:
         raise UserError(f"{run_dir}: no checkpoint to resume from")
     if not args.resume and list_checkpoints(run_dir):
         raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
+    if args.vocoder and recipe.data.is_images:
+        raise UserError(f"--vocoder: {args.recipe} is an image recipe; it has no audio to decode")
     shard, _ = join_process_group(recipe.train.device)  # under torchrun; a no-op in one process
     finished = False
     try:
         with local_main_first():
             dataset = load_dataset(recipe)
-        preview = make_preview(recipe, dataset.feature_state, dataset.label_names)
+        preview = make_preview(recipe, dataset.feature_state, dataset.label_names, args.vocoder)
         evaluate, evaluation_off = None, None
         if recipe.train.eval_every and shard.is_main and not args.dry_run:
             from ganaudio.evaluate import training_evaluator
 
             try:
-                evaluate = training_evaluator(recipe, dataset.feature_state)
+                evaluate = training_evaluator(recipe, dataset.feature_state, args.vocoder)
             except UserError as err:  # unlabelled data, or none held out: train without it
                 evaluation_off = f"evaluation during training is off: {err}"
         trainer = Trainer(recipe, dataset, run_dir, preview=preview, evaluate=evaluate)
@@ -246,6 +273,53 @@ def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset",
     return 0
 
 
+def run_train_vocoder(args: argparse.Namespace) -> int:
+    from ganaudio.checkpoint import list_checkpoints
+    from ganaudio.data import load_dataset, read_audio_clips
+    from ganaudio.models import count_parameters
+    from ganaudio.train_vocoder import VocoderTrainer
+
+    recipe = recipe_from_arguments(args)
+    if recipe.data.is_images:
+        raise UserError(f"{args.recipe}: data.source '{recipe.data.source}' holds images; a vocoder needs audio clips")
+    run_dir = Path(args.out or f"runs/{recipe.name}-vocoder-{time.strftime('%Y%m%d-%H%M%S')}")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out: {run_dir} is a file, not a folder")
+    if args.resume and not list_checkpoints(run_dir):
+        raise UserError(f"{run_dir}: no checkpoint to resume from")
+    if not args.resume and list_checkpoints(run_dir):
+        raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
+    dataset = load_dataset(recipe)  # the feature statistics, fitted on the training split
+    clips = read_audio_clips(recipe)
+    trainer = VocoderTrainer(recipe, clips, dataset.feature_state, run_dir)
+    print(yaml_section(recipe, "vocoder"))
+    held_out = sum(split != "train" for split in clips.splits)
+    print(f"data: {len(clips.splits) - held_out} training clips, {held_out} held out, "
+          f"{recipe.features.clip_samples / recipe.features.sample_rate:g} s at {recipe.features.sample_rate} Hz")
+    print(f"vocoder: {count_parameters(trainer.state.net):,} parameters; device: {trainer.device}, "
+          f"threads: {torch_threads()}")
+    if args.dry_run:
+        return 0
+    if trainer.evaluation_off:
+        print(f"evaluation during training is off: {trainer.evaluation_off}")
+    if args.resume:
+        print(f"resuming {trainer.run} from step {trainer.resume()}")
+    trainer.run.write_recipe(recipe.to_yaml())
+    checkpoint = trainer.fit()
+    print(f"wrote {checkpoint} (step {trainer.step}) and previews in {trainer.run}")
+    if trainer.run.best_file.is_file():
+        print(f"best by round-trip STFT distance: {trainer.run.best_file}; curves in "
+              f"{trainer.run.path / 'evaluation.png'}")
+    print(f"use it: ganaudio synth --checkpoint MODEL --vocoder {trainer.run} --out gen.wav")
+    return 0
+
+
+def yaml_section(recipe: "Recipe", section: str) -> str:
+    import yaml
+
+    return yaml.safe_dump({section: recipe.to_dict()[section]}, sort_keys=False).rstrip()
+
+
 def run_synth(args: argparse.Namespace) -> int:
     from ganaudio.checkpoint import resolve_checkpoint
     from ganaudio.synth import Synthesizer, plot_generated
@@ -253,14 +327,16 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.plot:
         check_out_file(Path(args.plot), "--plot", ".png")
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
-    synthesizer = Synthesizer.from_checkpoint(checkpoint, device=args.device, griffin_lim_iters=args.griffin_lim_iters)
+    synthesizer = Synthesizer.from_checkpoint(checkpoint, device=args.device, griffin_lim_iters=args.griffin_lim_iters,
+                                              vocoder=args.vocoder)
     generated = synthesizer.generate(args.n, labels=args.label, seed=args.seed)
     paths = synthesizer.save(generated, args.out)
     if generated.is_audio:
         what = f"WAV(s) of {generated.samples.shape[1] / generated.sample_rate:.2f} s at {generated.sample_rate} Hz"
     else:
         what = "PNG(s) of {}x{} pixels".format(*generated.samples.shape[1:])
-    print(f"wrote {len(paths)} {what} from {checkpoint or 'the bundled digits model'} (seed {generated.seed}):")
+    decoder = f", decoded by {synthesizer.vocoder.description}" if generated.is_audio else ""
+    print(f"wrote {len(paths)} {what} from {checkpoint or 'the bundled digits model'}{decoder} (seed {generated.seed}):")
     for path, label in zip(paths, generated.labels or [None] * len(paths)):
         print(f"  {path}" + (f"  label {label}" if label is not None else ""))
     if args.plot:
@@ -270,13 +346,22 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from ganaudio.checkpoint import export_generator, resolve_checkpoint
+    from ganaudio.vocoder import export_vocoder, is_vocoder_file, read_vocoder
 
     out = Path(args.out)
     if out.suffix != ".pt":
-        raise UserError(f"{out}: the exported generator is a .pt file")
+        raise UserError(f"{out}: the exported file is a .pt file")
     source = resolve_checkpoint(args.checkpoint)
-    export_generator(source, out, griffin_lim_iters=args.griffin_lim_iters)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {source}")
+    if is_vocoder_file(source):
+        if args.vocoder:
+            raise UserError(f"{source}: is a vocoder; --vocoder goes with a generator's checkpoint")
+        export_vocoder(source, out, griffin_lim_iters=args.griffin_lim_iters)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), the vocoder of {source}")
+        return 0
+    vocoder = read_vocoder(args.vocoder) if args.vocoder else None
+    export_generator(source, out, griffin_lim_iters=args.griffin_lim_iters, vocoder=vocoder)
+    with_vocoder = f" with the vocoder of {resolve_checkpoint(args.vocoder)}" if vocoder else ""
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {source}{with_vocoder}")
     return 0
 
 
@@ -289,8 +374,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         json_path = Path(args.json)
         check_out_file(json_path, "--json", ".json")
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
-    evaluation = evaluate_checkpoint(checkpoint, n=args.n, data_root=args.data, device=args.device, seed=args.seed)
-    print(f"{checkpoint or 'the bundled digits model'}:")
+    evaluation = evaluate_checkpoint(checkpoint, n=args.n, data_root=args.data, device=args.device, seed=args.seed,
+                                     vocoder=args.vocoder)
+    print(f"{checkpoint or 'the bundled digits model'}{f', decoded by {evaluation.decoder}' if evaluation.decoder else ''}:")
     print(evaluation.table())
     if args.json:
         payload = {"checkpoint": str(checkpoint or "bundled"), **evaluation.to_dict()}
@@ -311,7 +397,8 @@ def run_augment(args: argparse.Namespace) -> int:
     require_new_folder(out)  # before any work
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
-    synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device)
+    synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device,
+                               vocoder=args.vocoder)
     keep = None
     if args.filter:
         recipe = with_data_root(synthetic.synth.recipe, args.data) if args.data else synthetic.synth.recipe

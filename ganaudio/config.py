@@ -1,7 +1,7 @@
 """Typed recipes: the first thing every command reads.
 
-A recipe is a YAML file with the sections `data`, `features`, `model`, `train` and `output`,
-each mirrored 1:1 by a dataclass below. Loading checks every key, type and value and names
+A recipe is a YAML file with the sections `data`, `features`, `model`, `train`, `output` and
+`vocoder`, each mirrored 1:1 by a dataclass below. Loading checks every key, type and value and names
 the key's full path (`features.n_mels`) in the error. `--set section.key=value` overrides are
 applied to the raw YAML before checking, so they get exactly the same checks. A recipe may
 start from another with `base: other.yaml` and change only what differs.
@@ -275,6 +275,43 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class VocoderConfig:
+    """The learned vocoder (vocoder.py) and its training by `ganaudio train-vocoder`, on the
+    recipe's real clips with the recipe's features. The GAN's `ganaudio train` ignores it."""
+
+    width: int = 192  # channels of the ConvNeXt blocks over frames
+    blocks: int = 6  # ConvNeXt blocks: 6 at width 192 is 1.4M parameters, 2.7 MB exported
+    kernel_size: int = 7  # frames each block's depthwise convolution sees (odd)
+    # Griffin-Lim iterations that find the phase of the learned spectrum.
+    griffin_lim_iters: int = 32
+    lr: float = 5.0e-4  # Adam
+    batch_size: int = 16  # clips per step
+    steps: int = 20000
+    max_minutes: Optional[float] = None  # stop (with a checkpoint) after this wall time
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: Optional[int] = None  # CPU threads for torch; null keeps torch's default
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 2000  # steps between previews: real and decoded WAVs and spectrograms
+    # Steps between round-trip evaluations of eval_clips held-out clips (lowest multi-resolution
+    # STFT distance kept as best.pt); 0 turns it off. It needs a held-out split.
+    eval_every: int = 1000
+    eval_clips: int = 64
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    on_nan: Literal["stop", "skip"] = "stop"
+
+    def validate(self, path: str) -> None:
+        for key in ("width", "blocks", "kernel_size", "griffin_lim_iters", "lr", "batch_size", "steps",
+                    "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "eval_clips"):
+            _require(getattr(self, key) > 0, f"{path}.{key}", "must be positive")
+        _require(self.kernel_size % 2 == 1, f"{path}.kernel_size", "must be odd")
+        _require(self.eval_every >= 0, f"{path}.eval_every", "must be >= 0 (0 turns evaluation off)")
+        _require(self.max_minutes is None or self.max_minutes > 0, f"{path}.max_minutes", "must be positive")
+        _require(self.threads is None or self.threads > 0, f"{path}.threads", "must be positive")
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     """What a run writes besides checkpoints."""
 
@@ -296,6 +333,7 @@ class Recipe:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, as YAML would hold it (for saving the resolved recipe)."""
@@ -305,7 +343,7 @@ class Recipe:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-SECTIONS = ("data", "features", "model", "train", "output")
+SECTIONS = ("data", "features", "model", "train", "output", "vocoder")
 
 
 def load_recipe(source: str | Path, overrides: list[str] = (), data_root: str | None = None) -> Recipe:
@@ -510,7 +548,9 @@ SIZE_LIMITS = {
     "model.width": 4096, "model.max_width": 4096, "model.depth": 12, "model.kernel_size": 63,
     "train.batch_size": 65_536, "train.critic_steps": 100, "train.eval_samples": 100_000,
     "output.grid_samples": 1024, "output.wav_samples": 1024, "train.steps": 10 ** 9,
-    "data.seed": 2 ** 63 - 1, "train.seed": 2 ** 63 - 1,  # what a torch.Generator takes
+    "vocoder.width": 4096, "vocoder.blocks": 64, "vocoder.kernel_size": 63, "vocoder.griffin_lim_iters": 10_000,
+    "vocoder.batch_size": 65_536, "vocoder.steps": 10 ** 9, "vocoder.eval_clips": 100_000,
+    "data.seed": 2 ** 63 - 1, "train.seed": 2 ** 63 - 1, "vocoder.seed": 2 ** 63 - 1,  # what a torch.Generator takes
 }
 
 

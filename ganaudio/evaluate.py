@@ -183,10 +183,12 @@ class Evaluation:
     generated: Scores
     real: Scores
     vocoded: Scores | None = None
+    decoder: str | None = None  # the vocoder's description (audio)
 
     def to_dict(self) -> dict:
-        return {name: dataclasses.asdict(scores) for name, scores in
-                (("generated", self.generated), ("real", self.real), ("real_vocoded", self.vocoded)) if scores}
+        return {**{name: dataclasses.asdict(scores) for name, scores in
+                   (("generated", self.generated), ("real", self.real), ("real_vocoded", self.vocoded)) if scores},
+                **({"decoder": self.decoder} if self.decoder else {})}
 
     def table(self) -> str:
         """The figures as an aligned text table, one column per set of samples."""
@@ -502,17 +504,64 @@ def require_enough_samples(count: int) -> None:
                         f"({INCEPTION_SPLITS} inception-score splits), got {count}")
 
 
+# ----- round trips: a decoder against the clips it should restore --------------------------
+# STFT windows of the multi-resolution distance, in seconds (rounded to a power of 2 in samples).
+STFT_DISTANCE_WINDOWS = (0.016, 0.032, 0.064)
+# Both distances floor each spectrum at 80 dB below the real clip's loudest bin: below it,
+# noise is inaudible, and a digital-silence pad (log 0) would otherwise outweigh the sound.
+FLOOR_DB = -80.0
+
+
+def floored_log(power: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """log(power + floor), the floor FLOOR_DB below each reference clip's loudest bin;
+    power and reference (n, freqs, frames)."""
+    floor = reference.amax(dim=(1, 2), keepdim=True).clamp_min(1e-20) * 10 ** (FLOOR_DB / 10)
+    return (power + floor).log()
+
+
+def stft_distance(decoded: torch.Tensor, real: torch.Tensor, sample_rate: int) -> float:
+    """Multi-resolution STFT distance (after Yamamoto et al. 2020, Parallel WaveGAN's loss as a
+    measure): spectral convergence plus the mean absolute difference of log magnitudes (floored,
+    see FLOOR_DB), averaged over windows of 16, 32 and 64 ms and over clips. Waveforms
+    (n, samples); 0 when identical."""
+    total = 0.0
+    for seconds in STFT_DISTANCE_WINDOWS:
+        n_fft = 2 ** round(math.log2(seconds * sample_rate))
+        window = torch.hann_window(n_fft)
+        made, true = (torch.stft(w, n_fft, n_fft // 4, window=window, return_complex=True).abs()
+                      for w in (decoded, real))
+        convergence = torch.linalg.norm((true - made).flatten(1), dim=1) / torch.linalg.norm(
+            true.flatten(1), dim=1).clamp_min(1e-10)
+        # half the log power difference: the log magnitude difference
+        log_distance = 0.5 * (floored_log(true ** 2, true ** 2) - floored_log(made ** 2, true ** 2)).abs()
+        total += float((convergence + log_distance.mean(dim=(1, 2))).mean())
+    return total / len(STFT_DISTANCE_WINDOWS)
+
+
+def round_trip_distances(decoded: torch.Tensor, real: torch.Tensor, features: MelFeatures) -> dict[str, float]:
+    """How far decoded clips (n, samples) are from the real clips they were encoded from: the
+    multi-resolution STFT distance and the mean absolute log-mel difference in the recipe's
+    own mels (nats, floored as FLOOR_DB says)."""
+    length = min(decoded.shape[-1], real.shape[-1])
+    decoded, real = decoded[..., :length].float(), real[..., :length].float()
+    mel = features._transform(real.device, "mel")
+    made, true = mel(decoded), mel(real)
+    return {"stft_distance": stft_distance(decoded, real, features.config.sample_rate),
+            "log_mel_distance": float((floored_log(made, true) - floored_log(true, true)).abs().mean())}
+
+
 # ----- evaluating checkpoints and training runs -------------------------------------------
 def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root: str | None = None,
-                        device: str = "cpu", seed: int = 0) -> Evaluation:
+                        device: str = "cpu", seed: int = 0, vocoder: Path | str | None = None) -> Evaluation:
     """Score `n` samples of a checkpoint's (or exported generator's) EMA generator against
     its own dataset; `n` defaults to the size of the held-out split, so the Frechet distance
-    compares like with like. Labels cycle through the classes."""
+    compares like with like. Labels cycle through the classes. `vocoder` as in
+    Synthesizer.from_checkpoint."""
     from ganaudio.synth import Synthesizer
 
     if n is not None:
         require_enough_samples(n)  # before the classifier trains, which can take minutes
-    synthesizer = Synthesizer.from_checkpoint(path, device=device)
+    synthesizer = Synthesizer.from_checkpoint(path, device=device, vocoder=vocoder)
     recipe = synthesizer.recipe
     if data_root is not None:
         recipe = with_data_root(recipe, data_root)
@@ -527,19 +576,25 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
         heldout = load_dataset(recipe, "test")
         vocoded = synthesizer.vocode(heldout.samples)
         evaluation.vocoded = reference.score(vocoded, heldout.labels if synthesizer.labels else None)
+        evaluation.decoder = synthesizer.vocoder.description
     return evaluation
 
 
-def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor]) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
-    """The trainer's callback: GAN samples (n, 1, h, w) and their labels -> `eval/...` figures."""
-    from ganaudio.synth import GriffinLimVocoder, vocode
+def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], vocoder: Path | str | None = None
+                       ) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
+    """The trainer's callback: GAN samples (n, 1, h, w) and their labels -> `eval/...` figures,
+    audio decoded by `vocoder` (a vocoder file or run folder; None or "griffin-lim": Griffin-Lim)."""
+    from ganaudio.vocoder import choose_vocoder, vocode
 
     reference = Reference.for_recipe(recipe)
-    vocoder = GriffinLimVocoder(MelFeatures.from_state_dict(recipe.features, feature_state)) if reference.is_audio else None
+    decoder = None
+    if reference.is_audio:
+        decoder = choose_vocoder(MelFeatures.from_state_dict(recipe.features, feature_state), vocoder, None,
+                                 recipe.name)
 
     def evaluate(samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        if vocoder is not None:
-            samples = vocode(vocoder, samples)
+        if decoder is not None:
+            samples = vocode(decoder, samples)
         scores = reference.score(samples, labels if recipe.model.conditional else None)
         figures = {f"eval/{key}": value for key, value in dataclasses.asdict(scores).items()
                    if isinstance(value, float)}

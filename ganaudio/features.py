@@ -85,6 +85,12 @@ class MelFeatures:
         log_mels = features.squeeze(1).float() * self.config.clip_std * std[:, None] + mean[:, None]
         return (log_mels.exp() - LOG_FLOOR).clamp_min(0)
 
+    def power_spectrogram(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> linear power spectrogram (batch, n_fft/2+1, frames): the STFT the
+        mels are made from, which a learned vocoder is taught to restore."""
+        spectrogram = self._transform(waveforms.device, "mel").spectrogram
+        return spectrogram(waveforms)[..., :self.config.frames]
+
     def decode(self, features: torch.Tensor, n_iter: int | None = None) -> torch.Tensor:
         """(batch, 1, n_mels, frames) -> waveforms (batch, clip samples) by Griffin-Lim."""
         return self.griffin_lim(self.linear_power(features), n_iter=n_iter)

@@ -8,7 +8,7 @@
     evaluation.png, losses.png   curves
     events.out.tfevents.*     TensorBoard scalars, when tensorboard is installed
 
-Any loop that trains a model into a folder (the GAN trainer now, a vocoder next) uses it, so
+Any loop that trains a model into a folder (the GAN trainer and the vocoder trainer) uses it, so
 resume, trimming and the cleanup of a killed process's temporaries work the same for all.
 """
 
@@ -42,8 +42,9 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 class RunFolder:
     """The files of one run in `path`; only the main process of a run writes through it."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, command: str = "train"):
         self.path = Path(path)
+        self.command = command  # the ganaudio subcommand that trains into it
 
     def __str__(self) -> str:
         return str(self.path)
@@ -66,7 +67,7 @@ class RunFolder:
         write_text_atomically(self.recipe_file, yaml_text)
 
     def resume_command(self) -> str:
-        return f"ganaudio train {self.recipe_file} --out {self.path} --resume"
+        return f"ganaudio {self.command} {self.recipe_file} --out {self.path} --resume"
 
     # ----- metrics --------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -1,9 +1,9 @@
-"""Checkpoint -> generated samples -> waveforms (Griffin-Lim) or images -> files.
+"""Checkpoint -> generated samples -> waveforms (through a vocoder) or images -> files.
 
 The last stage of the data flow. `Synthesizer` loads the EMA generator of a training
 checkpoint or of an exported generator file (the bundled digits model is one), makes samples
-for the labels asked for, turns mel samples into waveforms through a `Vocoder` and writes
-WAVs or PNGs. The trainer's previews (`make_preview`) use the same writers.
+for the labels asked for, turns mel samples into waveforms through a `Vocoder` (vocoder.py:
+a learned one, or Griffin-Lim) and writes WAVs or PNGs. The trainer's previews (`make_preview`) use the same writers.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence, TYPE_CHECKING
+from typing import Sequence, TYPE_CHECKING
 
 import torch
 
@@ -24,6 +24,7 @@ from ganaudio.features import MelFeatures, decode_images
 from ganaudio.models import Generator
 from ganaudio.plots import image_grid, spectrogram_grid
 from ganaudio.runtime import resolve_device
+from ganaudio.vocoder import Vocoder, choose_vocoder, vocode
 
 if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the trainer
     from ganaudio.train import Preview
@@ -31,31 +32,6 @@ if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the train
 BUNDLED_DIGITS = Path(__file__).resolve().parent / "pretrained" / "digits.pt"
 PEAK_DB = -1.0  # generated clips are levelled like the training clips (data.peak_db)
 GENERATOR_BATCH = 256  # samples per generator call: keeps memory flat for any n
-# Clips per Griffin-Lim call. Smaller batches stay in cache: 1,000 clips at 32 iterations took
-# 5.2 s in batches of 20-50, 6.2 s in batches of 250 and 21 s in one batch (synth_speed.py).
-VOCODER_BATCH = 50
-
-
-class Vocoder(Protocol):
-    """Mel samples (n, 1, n_mels, frames) in [-1, 1] -> waveforms (n, samples).
-
-    Griffin-Lim now; a learned vocoder only has to offer this call to replace it."""
-
-    sample_rate: int
-
-    def __call__(self, features: torch.Tensor) -> torch.Tensor: ...
-
-
-class GriffinLimVocoder:
-    """Undo the feature normalization, solve the inverse mel scale, then Griffin-Lim."""
-
-    def __init__(self, features: MelFeatures, n_iter: int | None = None):
-        self.features = features
-        self.n_iter = n_iter
-        self.sample_rate = features.config.sample_rate
-
-    def __call__(self, features: torch.Tensor) -> torch.Tensor:
-        return self.features.decode(features, n_iter=self.n_iter)
 
 
 @dataclass
@@ -92,10 +68,11 @@ class Synthesizer:
 
     @classmethod
     def from_checkpoint(cls, path: Path | str | None = None, device: str = "cpu",
-                        griffin_lim_iters: int | None = None) -> "Synthesizer":
+                        griffin_lim_iters: int | None = None, vocoder: Path | str | None = None) -> "Synthesizer":
         """Load a training checkpoint, a run folder (its best.pt, else its newest checkpoint) or
         an exported generator (default: the bundled digits model) onto `device` ("cpu",
-        "cuda", "cuda:1", ...)."""
+        "cuda", "cuda:1", ...). `vocoder` decodes audio: a vocoder file or run folder,
+        "griffin-lim", or None for the one the generator file holds (else Griffin-Lim)."""
         if path is None:
             if not BUNDLED_DIGITS.is_file():
                 raise UserError(f"{BUNDLED_DIGITS}: the bundled digits model is missing from this install; "
@@ -112,15 +89,15 @@ class Synthesizer:
         except RuntimeError:
             raise UserError(f"{path}: its weights do not fit the model its recipe describes") from None
         generator.to(target, memory_format=torch.channels_last)
-        vocoder = None
+        decoder = None
         if not recipe.data.is_images:
-            if griffin_lim_iters is not None and griffin_lim_iters <= 0:
-                raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")
             features = MelFeatures.from_state_dict(recipe.features, state["feature_state"])
-            vocoder = GriffinLimVocoder(features, griffin_lim_iters)
+            decoder = choose_vocoder(features, vocoder, state.get("vocoder"), str(path), griffin_lim_iters, target)
         elif griffin_lim_iters is not None:
             raise UserError(f"{path}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
-        return cls(generator, recipe, state["label_names"], vocoder, target)
+        elif vocoder is not None:
+            raise UserError(f"{path}: an image model has no vocoder (drop --vocoder)")
+        return cls(generator, recipe, state["label_names"], decoder, target)
 
     @property
     def is_audio(self) -> bool:
@@ -184,11 +161,6 @@ class Synthesizer:
         """Write WAVs (audio) or PNGs (images): to `out` itself for one sample with a file
         name, else numbered files `<stem>-<i>[-<label>]` in the folder `out` or beside it."""
         return write_samples(generated, out_paths(Path(out), generated))
-
-
-def vocode(vocoder: Vocoder, features: torch.Tensor) -> torch.Tensor:
-    """Run the vocoder VOCODER_BATCH clips at a time (the fastest measured)."""
-    return torch.cat([vocoder(chunk) for chunk in features.split(VOCODER_BATCH)])
 
 
 def out_paths(out: Path, generated: Generated) -> list[Path]:
@@ -255,9 +227,12 @@ def plot_generated(generated: Generated, recipe: Recipe, path: Path | str) -> Pa
     return image_grid(generated.features[:count], path, titles=titles)
 
 
-def make_preview(recipe: Recipe, feature_state: dict[str, torch.Tensor], label_names: list[str]) -> Preview:
-    """The trainer's callback, writing `<stem>.png` (and `<stem>-<i>-<label>.wav` for audio)."""
+def make_preview(recipe: Recipe, feature_state: dict[str, torch.Tensor], label_names: list[str],
+                 vocoder: Path | str | None = None) -> Preview:
+    """The trainer's callback, writing `<stem>.png` (and `<stem>-<i>-<label>.wav` for audio,
+    decoded by `vocoder` as in Synthesizer.from_checkpoint)."""
     features = MelFeatures.from_state_dict(recipe.features, feature_state) if not recipe.data.is_images else None
+    decoder = choose_vocoder(features, vocoder, None, recipe.name) if features is not None else None
 
     def titles(labels: torch.Tensor) -> list[str] | None:
         return [label_names[int(k)] for k in labels] if label_names else None
@@ -269,7 +244,7 @@ def make_preview(recipe: Recipe, feature_state: dict[str, torch.Tensor], label_n
         spectrogram_grid(samples, stem.with_suffix(".png"), recipe.features, titles=titles(labels))
         count = recipe.output.wav_samples
         if count:
-            audio = features.decode(samples[:count])
+            audio = decoder(samples[:count])
             names = titles(labels[:count]) or [""] * count
             for index, (clip, name) in enumerate(zip(audio, names)):
                 suffix = f"-{name}" if name else ""

@@ -181,7 +181,7 @@ def test_resume_with_other_model_settings_is_refused(tmp_path):
 def test_wrong_kind_of_checkpoint_is_a_user_error(tmp_path):
     path = tmp_path / "checkpoint-0000001.pt"
     torch.save({"weights": torch.zeros(2)}, path)
-    with pytest.raises(UserError, match="not a ganaudio GAN checkpoint"):
+    with pytest.raises(UserError, match="not a ganaudio checkpoint"):
         load_checkpoint(path)
     path.write_bytes(b"\x00garbage")
     with pytest.raises(UserError, match="not a readable checkpoint"):

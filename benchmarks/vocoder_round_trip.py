@@ -1,0 +1,110 @@
+"""Round trip of held-out real clips through each decoder: features -> decoder -> waveform,
+against the original clip.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/vocoder_round_trip.py --recipe digits \
+        --data ../shared/data/fsdd/recordings --vocoder runs/digits-vocoder [--clips 150]
+
+Rows: Griffin-Lim from the pseudo-inverse of the mels (the fallback decoder, `--vocoder
+griffin-lim`), each learned vocoder at each Griffin-Lim iteration count, and Griffin-Lim from the
+clip's true STFT magnitude (what a perfect magnitude would give; the phase is still estimated).
+Figures: PESQ (the `pesq` package; narrow-band at 8 kHz, wide-band on a 16 kHz copy for
+recipes at 16 kHz or more), the multi-resolution STFT distance and the log-mel distance
+(evaluate.round_trip_distances), and decoding speed in x real time on this machine's threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from ganaudio.audio import resample
+from ganaudio.config import load_recipe
+from ganaudio.data import load_dataset, read_audio_clips, resolve_clip_seconds
+from ganaudio.evaluate import fixed_subset, round_trip_distances
+from ganaudio.features import MelFeatures
+from ganaudio.vocoder import GriffinLimVocoder, load_vocoder, read_vocoder, vocode
+
+
+def pesq_scores(decoded: torch.Tensor, real: torch.Tensor, rate: int) -> tuple[float, int]:
+    """Mean PESQ over the clips it can score (narrow-band at 8 kHz, else wide-band at 16 kHz),
+    and how many it could not (no speech found)."""
+    from pesq import PesqError, pesq
+
+    mode, target = ("nb", 8000) if rate == 8000 else ("wb", 16000)
+    if rate != target:
+        decoded, real = resample(decoded, rate, target), resample(real, rate, target)
+    scores, failed = [], 0
+    for made, true in zip(decoded.numpy().astype(np.float64), real.numpy().astype(np.float64)):
+        try:
+            scores.append(pesq(target, true, made, mode))
+        except PesqError:
+            failed += 1
+    return (float(np.mean(scores)) if scores else float("nan")), failed
+
+
+class TrueMagnitude:
+    """Griffin-Lim from the clips' own STFT power: needs the clips, so it is a reference row only."""
+
+    def __init__(self, features: MelFeatures, clips: torch.Tensor, n_iter: int):
+        self.features, self.clips, self.n_iter = features, clips, n_iter
+
+    def decode_all(self) -> torch.Tensor:
+        return torch.cat([self.features.griffin_lim(self.features.power_spectrogram(chunk), self.n_iter)
+                          for chunk in self.clips.split(50)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="digits")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--vocoder", action="append", default=[], metavar="PATH",
+                        help="a vocoder checkpoint or run folder (repeatable)")
+    parser.add_argument("--iters", type=int, nargs="+", default=[16, 32, 64],
+                        help="Griffin-Lim iterations of the learned vocoders' rows")
+    parser.add_argument("--clips", type=int, default=150)
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = resolve_clip_seconds(load_recipe(args.recipe, args.overrides, data_root=args.data))
+    features = MelFeatures.from_state_dict(recipe.features, load_dataset(recipe).feature_state)
+    clips = read_audio_clips(recipe)
+    heldout = clips.waveforms[torch.tensor([split == "test" for split in clips.splits])]
+    real = heldout[fixed_subset(len(heldout), args.clips)]
+    mels = features.encode(real)
+    rate = recipe.features.sample_rate
+    seconds = real.shape[0] * real.shape[1] / rate
+    print(f"{recipe.name}: {len(real)} held-out clips of {real.shape[1] / rate:.3f} s at {rate} Hz, "
+          f"{torch.get_num_threads()} threads")
+    rows: list[tuple[str, object]] = [
+        (f"Griffin-Lim {recipe.features.griffin_lim_iters} from the pseudo-inverse (fallback)",
+         lambda: vocode(GriffinLimVocoder(features), mels))]
+    for path in args.vocoder:
+        payload = read_vocoder(path)
+        for iters in args.iters:
+            vocoder = load_vocoder(payload, features, path, n_iter=iters)
+            rows.append((f"{path} (step {payload['step']}), Griffin-Lim {iters}",
+                         lambda vocoder=vocoder: vocode(vocoder, mels)))
+    for iters in (16, 64):
+        rows.append((f"Griffin-Lim {iters} from the true magnitude (reference)",
+                     TrueMagnitude(features, real, iters).decode_all))
+    pesq_name = "PESQ-NB" if rate == 8000 else "PESQ-WB (16 kHz copy)"
+    print(f"| decoder | {pesq_name} | multi-resolution STFT distance | log-mel distance | x real time |")
+    print("|---|---:|---:|---:|---:|")
+    for name, decode in rows:
+        started = time.perf_counter()
+        decoded = decode()
+        speed = seconds / (time.perf_counter() - started)
+        score, failed = pesq_scores(decoded, real, rate)
+        distances = round_trip_distances(decoded, real, features)
+        note = f" ({failed} clips unscored)" if failed else ""
+        print(f"| {name} | {score:.2f}{note} | {distances['stft_distance']:.3f} | "
+              f"{distances['log_mel_distance']:.3f} | {speed:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
