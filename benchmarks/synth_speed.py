@@ -1,10 +1,13 @@
 """Synthesis speed on CPU: clips per second and times faster than real time, split into the
-generator and the inversion (inverse mel scale + Griffin-Lim).
+generator, the spectrum (the inverse mel scale, and for a learned vocoder its network) and
+Griffin-Lim.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/synth_speed.py [--checkpoint PATH] [--clips 1000]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/synth_speed.py [--checkpoint PATH] [--clips 1000] \
+        [--vocoder griffin-lim PATH ...]
 
 Uses the bundled digits model unless --checkpoint is given, generates `--clips` clips in
-batches of `--batch` (best of --repeats for each phase), at the recipe's Griffin-Lim
+batches of `--batch` (best of --repeats for each phase), for each decoder of --vocoder (default:
+Griffin-Lim and the vocoder stored with the generator, if any) at its own Griffin-Lim
 iterations and at each --iters value.
 """
 
@@ -17,6 +20,7 @@ import time
 import torch
 
 from ganaudio.synth import Synthesizer
+from ganaudio.vocoder import LearnedVocoder
 
 
 def best_seconds(fn, repeats: int) -> float:
@@ -34,10 +38,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=50, help="clips per call (Synthesizer uses 50 for Griffin-Lim)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--iters", type=int, nargs="*", default=[16])
+    parser.add_argument("--iters", type=int, nargs="*", default=[])
+    parser.add_argument("--vocoder", nargs="*", help="griffin-lim and/or vocoder files (default: see above)")
     args = parser.parse_args()
     synth = Synthesizer.from_checkpoint(args.checkpoint)
-    vocoder = synth.vocoder
+    choices = args.vocoder or (["griffin-lim", None] if isinstance(synth.vocoder, LearnedVocoder) else ["griffin-lim"])
     clip_seconds = synth.recipe.features.clip_samples / synth.sample_rate
     audio_seconds = args.clips * clip_seconds
     print(f"{args.clips} clips of {clip_seconds:.3f} s ({audio_seconds:.0f} s of audio), batches of {args.batch}; "
@@ -52,16 +57,21 @@ def main() -> None:
 
     features = generate()
     generator_s = best_seconds(generate, args.repeats)
-    print("| Griffin-Lim iterations | generator | inverse mel scale | Griffin-Lim | total | clips/s | x real time |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for iters in [synth.recipe.features.griffin_lim_iters, *args.iters]:
-        mel_s = best_seconds(lambda: [vocoder.features.linear_power(c) for c in features.split(args.batch)],
-                             args.repeats)
-        power = [vocoder.features.linear_power(c) for c in features.split(args.batch)]
-        gl_s = best_seconds(lambda: [vocoder.features.griffin_lim(p, n_iter=iters) for p in power], args.repeats)
-        total = generator_s + mel_s + gl_s
-        print(f"| {iters} | {generator_s:.2f} s | {mel_s:.2f} s | {gl_s:.2f} s | {total:.2f} s | "
-              f"{args.clips / total:.0f} | {audio_seconds / total:.0f}x |")
+    print("| decoder | Griffin-Lim iterations | generator | spectrum | Griffin-Lim | total | clips/s | x real time |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for choice in choices:
+        vocoder = Synthesizer.from_checkpoint(args.checkpoint, vocoder=choice).vocoder
+        spectrum = vocoder.power if isinstance(vocoder, LearnedVocoder) else vocoder.features.linear_power
+        own = vocoder.n_iter or synth.recipe.features.griffin_lim_iters
+        for iters in dict.fromkeys([own, *args.iters]):
+            mel_s = best_seconds(lambda: [spectrum(c) for c in features.split(args.batch)], args.repeats)
+            power = [spectrum(c) for c in features.split(args.batch)]
+            gl_s = best_seconds(lambda: [vocoder.features.griffin_lim(p, n_iter=iters) for p in power],
+                                args.repeats)
+            total = generator_s + mel_s + gl_s
+            name = "learned" if isinstance(vocoder, LearnedVocoder) else "Griffin-Lim"
+            print(f"| {name} | {iters} | {generator_s:.2f} s | {mel_s:.2f} s | {gl_s:.2f} s | {total:.2f} s | "
+                  f"{args.clips / total:.0f} | {audio_seconds / total:.0f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ small enough that a second process would not pay for its synchronisation.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 

@@ -13,13 +13,12 @@ from ganaudio.cli import main
 from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset, read_audio_clips
 from ganaudio.errors import UserError
-from ganaudio.evaluate import round_trip_distances
 from ganaudio.features import MelFeatures
 from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
 from ganaudio.train_vocoder import VocoderTrainer
 from ganaudio.vocoder import (GriffinLimVocoder, LearnedVocoder, build_net, choose_vocoder, read_vocoder,
-                              spectral_loss, vocode)
+                              spectral_loss)
 from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
 
 TINY_VOCODER = ["vocoder.width=64", "vocoder.blocks=2", "vocoder.batch_size=16", "vocoder.griffin_lim_iters=32",
@@ -201,3 +200,20 @@ def test_cli_train_vocoder_writes_a_run_and_refuses_images(tmp_path, capsys, mni
     assert main(args) == 2 and "already holds a run" in capsys.readouterr().err
     assert main(["train-vocoder", "mnist", "--data", str(mnist_dir), "--out", str(tmp_path / "m")]) == 2
     assert "holds images" in capsys.readouterr().err
+
+
+def test_gan_training_previews_through_the_named_vocoder(trained_vocoder, voice_data, tmp_path, capsys,
+                                                         monkeypatch):
+    run, _ = trained_vocoder
+    recipe, _, _ = voice_data
+    used = []
+    original = LearnedVocoder.__call__
+    monkeypatch.setattr(LearnedVocoder, "__call__", lambda self, mels: used.append(len(mels)) or original(self, mels))
+    args = ["train", "voice", "--out", str(tmp_path / "gan"), "--vocoder", str(run)]
+    for override in ["data.num_clips=200", *TINY_MEL, *TINY_MODEL, *TINY_TRAIN, f"data.cache_dir={recipe.data.cache_dir}"]:
+        args += ["--set", override]
+    assert main(args) == 0
+    assert used and (tmp_path / "gan" / "samples-0000004-0-a.wav").is_file()
+    assert main(["train", "voice", "--out", str(tmp_path / "bad"), "--vocoder", str(tmp_path / "none.pt"),
+                 *args[6:]]) == 2
+    assert "none.pt: checkpoint not found" in capsys.readouterr().err and not (tmp_path / "bad").exists()
