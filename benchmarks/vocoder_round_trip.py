@@ -9,7 +9,10 @@ griffin-lim`), each learned vocoder at each Griffin-Lim iteration count, and Gri
 clip's true STFT magnitude (what a perfect magnitude would give; the phase is still estimated).
 Figures: PESQ (the `pesq` package; narrow-band at 8 kHz, wide-band on a 16 kHz copy for
 recipes at 16 kHz or more), the multi-resolution STFT distance and the log-mel distance
-(evaluate.round_trip_distances), and decoding speed in x real time on this machine's threads.
+(evaluate.round_trip_distances), the attack (`--attack`, for one-shots: how far the first sample
+above -20 dB of the clip's peak moved, and the decoded clip's peak level in the 10 ms from the
+real attack against the real clip's, in dB) and decoding speed in x real time on this machine's
+threads.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from ganaudio.data import load_dataset, read_audio_clips, resolve_clip_seconds
 from ganaudio.evaluate import fixed_subset, round_trip_distances
 from ganaudio.features import MelFeatures
 from ganaudio.vocoder import GriffinLimVocoder, load_vocoder, read_vocoder, vocode
+from one_shots import attack_ms  # benchmarks/one_shots.py: the first sample above -20 dB of the peak
+
+ATTACK_WINDOW_S = 0.010  # the attack's level is the peak within 10 ms of the real attack
 
 
 def pesq_scores(decoded: torch.Tensor, real: torch.Tensor, rate: int) -> tuple[float, int]:
@@ -43,6 +49,16 @@ def pesq_scores(decoded: torch.Tensor, real: torch.Tensor, rate: int) -> tuple[f
         except PesqError:
             failed += 1
     return (float(np.mean(scores)) if scores else float("nan")), failed
+
+
+def attack_figures(decoded: torch.Tensor, real: torch.Tensor, rate: int) -> str:
+    """Median attack shift (ms) and median attack level, decoded against real (dB)."""
+    shift = (attack_ms(decoded, rate) - attack_ms(real, rate)).abs().median()
+    start = (attack_ms(real, rate) * rate / 1000).long()
+    window = int(ATTACK_WINDOW_S * rate)
+    levels = [20 * torch.log10(d[s:s + window].abs().max().clamp_min(1e-9) / r[s:s + window].abs().max().clamp_min(1e-9))
+              for d, r, s in zip(decoded, real, start.tolist())]
+    return f" {float(shift):.1f} | {float(torch.stack(levels).median()):+.1f} |"
 
 
 class TrueMagnitude:
@@ -67,6 +83,7 @@ def main() -> None:
                         help="Griffin-Lim iterations of the learned vocoders' rows")
     parser.add_argument("--clips", type=int, default=150)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--attack", action="store_true", help="also the attack's shift and level (one-shots)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -93,8 +110,9 @@ def main() -> None:
         rows.append((f"Griffin-Lim {iters} from the true magnitude (reference)",
                      TrueMagnitude(features, real, iters).decode_all))
     pesq_name = "PESQ-NB" if rate == 8000 else "PESQ-WB (16 kHz copy)"
-    print(f"| decoder | {pesq_name} | multi-resolution STFT distance | log-mel distance | x real time |")
-    print("|---|---:|---:|---:|---:|")
+    attack_head = " attack shift (median ms) | attack level (median dB) |" if args.attack else ""
+    print(f"| decoder | {pesq_name} | multi-resolution STFT distance | log-mel distance |{attack_head} x real time |")
+    print("|---|---:|---:|---:|" + ("---:|---:|" if args.attack else "") + "---:|")
     for name, decode in rows:
         started = time.perf_counter()
         decoded = decode()
@@ -102,8 +120,9 @@ def main() -> None:
         score, failed = pesq_scores(decoded, real, rate)
         distances = round_trip_distances(decoded, real, features)
         note = f" ({failed} clips unscored)" if failed else ""
+        attack = attack_figures(decoded, real, rate) if args.attack else ""
         print(f"| {name} | {score:.2f}{note} | {distances['stft_distance']:.3f} | "
-              f"{distances['log_mel_distance']:.3f} | {speed:.0f} |", flush=True)
+              f"{distances['log_mel_distance']:.3f} |{attack} {speed:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

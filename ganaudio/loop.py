@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Protocol
 import torch
 from tqdm import tqdm
 
-from ganaudio.checkpoint import load_checkpoint
+from ganaudio.checkpoint import KINDS, load_checkpoint
 from ganaudio.errors import TrainingStopped
 from ganaudio.run_folder import RunFolder
 from ganaudio.runtime import Shard
@@ -308,7 +308,7 @@ class TrainingLoop:
         if best.is_file():
             # A best.pt newer than the checkpoint resumed from (the run went on after its last
             # checkpoint) is kept: it is still the best model this run has made.
-            saved = load_checkpoint(best)
+            saved = load_checkpoint(best, kinds=KINDS)  # the GAN's or the vocoder's
             self.best_score, self.best_step = float(saved["evaluation"][self.best_by]), int(saved["step"])
             if self.best_step > step:
                 self.evaluations.append(dict(saved["evaluation"]))

@@ -103,6 +103,14 @@ def test_training_beats_griffin_lim_on_a_held_out_round_trip(trained_vocoder):
     assert load_checkpoint(run / "best.pt", kinds=("ganaudio-vocoder",))["kind"] == "ganaudio-vocoder"
 
 
+def test_a_run_with_a_best_checkpoint_resumes(trained_vocoder, voice_data):
+    run, trainer = trained_vocoder
+    recipe, clips, state = voice_data
+    longer = load_recipe("voice", [*override_list(trainer.recipe), "vocoder.steps=510"])
+    resumed = VocoderTrainer(longer, clips, state, run)
+    assert resumed.resume() == 500 and resumed.loop.best_step in (250, 500)
+
+
 def test_resume_continues_exactly(voice_data, tmp_path):
     recipe, clips, state = voice_data
     straight = load_recipe("voice", [*override_list(recipe), "vocoder.steps=40", "vocoder.eval_every=0",
