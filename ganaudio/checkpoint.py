@@ -31,7 +31,7 @@ KIND_NAMES = {KIND: "a GAN training checkpoint", GENERATOR_KIND: "an exported ge
 # What a generator needs to sample, besides its weights: copied from the training checkpoint.
 GENERATOR_KEYS = ("recipe", "recipe_name", "feature_state", "label_names", "sample_shape", "num_classes", "step")
 NAME = re.compile(r"^checkpoint-(\d{7})\.pt$")
-BEST = "best.pt"  # the checkpoint with the lowest evaluation Frechet distance; never pruned
+BEST = "best.pt"  # the checkpoint with the best evaluation (GAN: Frechet distance; vocoder: STFT distance)
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -46,8 +46,8 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def resolve_checkpoint(path: Path | str) -> Path:
-    """A checkpoint file as given; for a run folder its best.pt (lowest evaluation Frechet
-    distance) when it has one, else its newest checkpoint. Every API that loads a model takes
+    """A checkpoint file as given; for a run folder its best.pt (best evaluation) when it
+    has one, else its newest checkpoint. Every API that loads a model takes
     either, as the CLI does."""
     path = Path(path)
     if not path.is_dir():
@@ -123,7 +123,8 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
     only synthesis uses. `vocoder` (vocoder.read_vocoder) is stored in the file, in float16, and
     decodes its samples by default. The file is for sharing, so its recipe keeps no path of this
     machine (data.root and data.cache_dir): evaluating it elsewhere takes `--data`."""
-    source = resolve_checkpoint(checkpoint)
+    source, out = resolve_checkpoint(checkpoint), Path(out)
+    require_export_target(out, source)
     state = load_checkpoint(source, kinds=(KIND, GENERATOR_KIND))
     state["recipe"] = {**state["recipe"], "data": {**state["recipe"]["data"], "root": None, "cache_dir": None}}
     if griffin_lim_iters is not None:
@@ -134,15 +135,15 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
             raise UserError(f"{checkpoint}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
         state["recipe"] = {**state["recipe"], "features": {**features, "griffin_lim_iters": griffin_lim_iters}}
     extra = {}
+    vocoder = vocoder if vocoder is not None else state.get("vocoder")  # an exported generator keeps its own
     if vocoder is not None:
-        from ganaudio.vocoder import require_fits_generator, vocoder_payload  # vocoder.py reads checkpoints
+        # vocoder.py reads checkpoints, so it is imported here, where a vocoder is stored
+        from ganaudio.vocoder import require_fits_generator, vocoder_payload, with_vocoder_settings
 
+        if griffin_lim_iters is not None:
+            vocoder = with_vocoder_settings(vocoder, griffin_lim_iters=griffin_lim_iters)
         require_fits_generator(vocoder, state, str(source))
         extra["vocoder"] = vocoder_payload(vocoder, half=half)
-    elif "vocoder" in state:
-        extra["vocoder"] = state["vocoder"]  # an exported generator keeps its vocoder
-    out = Path(out)
-    require_parent_folder(out)
     live = state["generator"] if state["kind"] == GENERATOR_KIND else state["generator_ema"]
     weights = {k: v.half() if half and v.is_floating_point() else v for k, v in live.items()}
     payload = {"kind": GENERATOR_KIND, "format_version": FORMAT_VERSION, "generator": weights,
@@ -152,6 +153,22 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
     except OSError as err:
         raise UserError(f"{out}: cannot write ({err.strerror})") from None
     return out
+
+
+def same_feature_state(saved: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> bool:
+    """Feature statistics equal up to float rounding (another machine may sum in another order)."""
+    return saved.keys() == current.keys() and all(
+        torch.allclose(saved[key].float(), current[key].float(), rtol=1e-4, atol=1e-6) for key in saved)
+
+
+def require_export_target(out: Path, source: Path) -> None:
+    """An exported file never replaces a checkpoint: not the one it is made from, and not a
+    run folder's checkpoint-<step>.pt or best.pt (training state a user would lose)."""
+    if out.exists() and out.resolve() == source.resolve():
+        raise UserError(f"{out}: is the file being exported; write the export to another --out")
+    if NAME.match(out.name) or out.name == BEST:
+        raise UserError(f"{out}: a run folder's checkpoint name; give the exported file another name")
+    require_parent_folder(out)
 
 
 def save_atomically(payload: dict[str, Any], path: Path) -> None:

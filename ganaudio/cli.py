@@ -201,34 +201,33 @@ def run_features(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ganaudio.checkpoint import list_checkpoints
-    from ganaudio.data import load_dataset
+    from ganaudio.data import load_dataset, mel_features
     from ganaudio.runtime import join_process_group, leave_process_group, local_main_first
     from ganaudio.synth import make_preview
     from ganaudio.train import Trainer
+    from ganaudio.vocoder import GRIFFIN_LIM, choose_vocoder, read_vocoder
 
     recipe = recipe_from_arguments(args)
-    run_dir = Path(args.out or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--out: {run_dir} is a file, not a folder")
-    if args.resume and not list_checkpoints(run_dir):
-        raise UserError(f"{run_dir}: no checkpoint to resume from")
-    if not args.resume and list_checkpoints(run_dir):
-        raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
+    run_dir = run_folder_argument(args, f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.vocoder and recipe.data.is_images:
         raise UserError(f"--vocoder: {args.recipe} is an image recipe; it has no audio to decode")
+    if args.vocoder and args.vocoder != GRIFFIN_LIM:
+        read_vocoder(args.vocoder)  # a wrong path fails now, not after the data has loaded
     shard, _ = join_process_group(recipe.train.device)  # under torchrun; a no-op in one process
     finished = False
     try:
         with local_main_first():
             dataset = load_dataset(recipe)
-        preview = make_preview(recipe, dataset.feature_state, dataset.label_names, args.vocoder)
+        decoder = None
+        if not recipe.data.is_images:  # one decoder for the previews and the evaluations
+            decoder = choose_vocoder(mel_features(recipe, dataset), args.vocoder, None, "--vocoder")
+        preview = make_preview(recipe, dataset.feature_state, dataset.label_names, decoder)
         evaluate, evaluation_off = None, None
         if recipe.train.eval_every and shard.is_main and not args.dry_run:
             from ganaudio.evaluate import training_evaluator
 
             try:
-                evaluate = training_evaluator(recipe, dataset.feature_state, args.vocoder)
+                evaluate = training_evaluator(recipe, dataset.feature_state, decoder)
             except UserError as err:  # unlabelled data, or none held out: train without it
                 evaluation_off = f"evaluation during training is off: {err}"
         trainer = Trainer(recipe, dataset, run_dir, preview=preview, evaluate=evaluate)
@@ -240,6 +239,20 @@ def run_train(args: argparse.Namespace) -> int:
         raise
     finally:
         leave_process_group(finished)
+
+
+def run_folder_argument(args: argparse.Namespace, default: str) -> Path:
+    """--out as a run folder: new, or holding a run to resume with --resume."""
+    from ganaudio.checkpoint import list_checkpoints
+
+    run_dir = Path(args.out or default)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out: {run_dir} is a file, not a folder")
+    if args.resume and not list_checkpoints(run_dir):
+        raise UserError(f"{run_dir}: no checkpoint to resume from")
+    if not args.resume and list_checkpoints(run_dir):
+        raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
+    return run_dir
 
 
 def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset", evaluation_off: str | None) -> int:
@@ -274,25 +287,16 @@ def train_with(trainer: "Trainer", args: argparse.Namespace, dataset: "Dataset",
 
 
 def run_train_vocoder(args: argparse.Namespace) -> int:
-    from ganaudio.checkpoint import list_checkpoints
     from ganaudio.data import load_dataset, read_audio_clips
     from ganaudio.models import count_parameters
     from ganaudio.train_vocoder import VocoderTrainer
 
     recipe = recipe_from_arguments(args)
-    if recipe.data.is_images:
-        raise UserError(f"{args.recipe}: data.source '{recipe.data.source}' holds images; a vocoder needs audio clips")
-    run_dir = Path(args.out or f"runs/{recipe.name}-vocoder-{time.strftime('%Y%m%d-%H%M%S')}")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--out: {run_dir} is a file, not a folder")
-    if args.resume and not list_checkpoints(run_dir):
-        raise UserError(f"{run_dir}: no checkpoint to resume from")
-    if not args.resume and list_checkpoints(run_dir):
-        raise UserError(f"{run_dir}: already holds a run; pass --resume to continue it or another --out")
+    run_dir = run_folder_argument(args, f"runs/{recipe.name}-vocoder-{time.strftime('%Y%m%d-%H%M%S')}")
+    clips = read_audio_clips(recipe)  # an image recipe stops here
     dataset = load_dataset(recipe)  # the feature statistics, fitted on the training split
-    clips = read_audio_clips(recipe)
     trainer = VocoderTrainer(recipe, clips, dataset.feature_state, run_dir)
-    print(yaml_section(recipe, "vocoder"))
+    print(recipe.to_yaml().rstrip())
     held_out = sum(split != "train" for split in clips.splits)
     print(f"data: {len(clips.splits) - held_out} training clips, {held_out} held out, "
           f"{recipe.features.clip_samples / recipe.features.sample_rate:g} s at {recipe.features.sample_rate} Hz")
@@ -312,12 +316,6 @@ def run_train_vocoder(args: argparse.Namespace) -> int:
               f"{trainer.run.path / 'evaluation.png'}")
     print(f"use it: ganaudio synth --checkpoint MODEL --vocoder {trainer.run} --out gen.wav")
     return 0
-
-
-def yaml_section(recipe: "Recipe", section: str) -> str:
-    import yaml
-
-    return yaml.safe_dump({section: recipe.to_dict()[section]}, sort_keys=False).rstrip()
 
 
 def run_synth(args: argparse.Namespace) -> int:

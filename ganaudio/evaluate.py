@@ -54,6 +54,7 @@ from ganaudio.data import load_dataset, read_audio_clips, recipe_fingerprint, so
 from ganaudio.data.cache import cache_root, load_cached, save_cached
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
+from ganaudio.vocoder import GriffinLimVocoder, Vocoder, vocode
 
 CLASSIFIER_FORMAT = 3  # bump when the classifier, its features or its training change
 INCEPTION_SPLITS = 10  # inception score splits, as in Salimans et al. 2016
@@ -527,7 +528,7 @@ def stft_distance(decoded: torch.Tensor, real: torch.Tensor, sample_rate: int) -
     total = 0.0
     for seconds in STFT_DISTANCE_WINDOWS:
         n_fft = 2 ** round(math.log2(seconds * sample_rate))
-        window = torch.hann_window(n_fft)
+        window = torch.hann_window(n_fft, device=real.device)
         made, true = (torch.stft(w, n_fft, n_fft // 4, window=window, return_complex=True).abs()
                       for w in (decoded, real))
         convergence = torch.linalg.norm((true - made).flatten(1), dim=1) / torch.linalg.norm(
@@ -544,8 +545,7 @@ def round_trip_distances(decoded: torch.Tensor, real: torch.Tensor, features: Me
     own mels (nats, floored as FLOOR_DB says)."""
     length = min(decoded.shape[-1], real.shape[-1])
     decoded, real = decoded[..., :length].float(), real[..., :length].float()
-    mel = features._transform(real.device, "mel")
-    made, true = mel(decoded), mel(real)
+    made, true = features.mel_power(decoded), features.mel_power(real)
     return {"stft_distance": stft_distance(decoded, real, features.config.sample_rate),
             "log_mel_distance": float((floored_log(made, true) - floored_log(true, true)).abs().mean())}
 
@@ -580,17 +580,15 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     return evaluation
 
 
-def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], vocoder: Path | str | None = None
+def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], vocoder: Vocoder | None = None
                        ) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
     """The trainer's callback: GAN samples (n, 1, h, w) and their labels -> `eval/...` figures,
-    audio decoded by `vocoder` (a vocoder file or run folder; None or "griffin-lim": Griffin-Lim)."""
-    from ganaudio.vocoder import choose_vocoder, vocode
+    audio decoded by `vocoder` (default: Griffin-Lim)."""
 
     reference = Reference.for_recipe(recipe)
     decoder = None
     if reference.is_audio:
-        decoder = choose_vocoder(MelFeatures.from_state_dict(recipe.features, feature_state), vocoder, None,
-                                 recipe.name)
+        decoder = vocoder or GriffinLimVocoder(MelFeatures.from_state_dict(recipe.features, feature_state))
 
     def evaluate(samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         if decoder is not None:

@@ -64,9 +64,12 @@ class MelFeatures:
 
     def log_mel(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> log mel power (batch, n_mels, frames), before normalization."""
+        return self.mel_power(waveforms)[..., :self.config.frames].add(LOG_FLOOR).log()
+
+    def mel_power(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> mel power (batch, n_mels, all STFT frames of the waveforms)."""
         mel = self._transform(waveforms.device, "mel")
-        frames = self.config.frames
-        return torch.cat([mel(chunk)[..., :frames] for chunk in waveforms.split(STFT_BATCH)]).add(LOG_FLOOR).log()
+        return torch.cat([mel(chunk) for chunk in waveforms.split(STFT_BATCH)])
 
     def normalize(self, log_mels: torch.Tensor) -> torch.Tensor:
         """log-mels (batch, n_mels, frames) -> (batch, 1, n_mels, frames) in [-1, 1]."""

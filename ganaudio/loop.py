@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Protocol
 import torch
 from tqdm import tqdm
 
-from ganaudio.checkpoint import KINDS, load_checkpoint
+from ganaudio.checkpoint import load_checkpoint
 from ganaudio.errors import TrainingStopped
 from ganaudio.run_folder import RunFolder
 from ganaudio.runtime import Shard
@@ -33,6 +33,7 @@ from ganaudio.runtime import Shard
 class TrainingState(Protocol):
     """What the loop needs of a model's training state."""
 
+    kind: str  # its checkpoints' kind (checkpoint.py): a run folder's best.pt is read as one
     step: int  # updates done; the step function advances it
     skipped_updates: int  # updates the NaN guard dropped (train.on_nan: skip)
 
@@ -308,7 +309,7 @@ class TrainingLoop:
         if best.is_file():
             # A best.pt newer than the checkpoint resumed from (the run went on after its last
             # checkpoint) is kept: it is still the best model this run has made.
-            saved = load_checkpoint(best, kinds=KINDS)  # the GAN's or the vocoder's
+            saved = load_checkpoint(best, kinds=(self.state.kind,))
             self.best_score, self.best_step = float(saved["evaluation"][self.best_by]), int(saved["step"])
             if self.best_step > step:
                 self.evaluations.append(dict(saved["evaluation"]))

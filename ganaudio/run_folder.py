@@ -4,7 +4,8 @@
     metrics.jsonl             a JSON row per logged step and per evaluation
     samples-<step>.png        preview grids (and samples-<step>-<i>-<label>.wav), by the preview callback
     checkpoint-<step>.pt      the newest train.keep_checkpoints, each written atomically
-    best.pt                   the checkpoint with the lowest evaluation Frechet distance
+    best.pt                   the checkpoint with the best evaluation (the GAN's Frechet distance,
+                              the vocoder's round-trip STFT distance)
     evaluation.png, losses.png   curves
     events.out.tfevents.*     TensorBoard scalars, when tensorboard is installed
 

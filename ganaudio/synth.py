@@ -24,7 +24,7 @@ from ganaudio.features import MelFeatures, decode_images
 from ganaudio.models import Generator
 from ganaudio.plots import image_grid, spectrogram_grid
 from ganaudio.runtime import resolve_device
-from ganaudio.vocoder import Vocoder, choose_vocoder, vocode
+from ganaudio.vocoder import GriffinLimVocoder, Vocoder, choose_vocoder, vocode
 
 if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the trainer
     from ganaudio.train import Preview
@@ -228,11 +228,11 @@ def plot_generated(generated: Generated, recipe: Recipe, path: Path | str) -> Pa
 
 
 def make_preview(recipe: Recipe, feature_state: dict[str, torch.Tensor], label_names: list[str],
-                 vocoder: Path | str | None = None) -> Preview:
+                 vocoder: Vocoder | None = None) -> Preview:
     """The trainer's callback, writing `<stem>.png` (and `<stem>-<i>-<label>.wav` for audio,
-    decoded by `vocoder` as in Synthesizer.from_checkpoint)."""
+    decoded by `vocoder`, by default Griffin-Lim)."""
     features = MelFeatures.from_state_dict(recipe.features, feature_state) if not recipe.data.is_images else None
-    decoder = choose_vocoder(features, vocoder, None, recipe.name) if features is not None else None
+    decoder = vocoder or (GriffinLimVocoder(features) if features is not None else None)
 
     def titles(labels: torch.Tensor) -> list[str] | None:
         return [label_names[int(k)] for k in labels] if label_names else None

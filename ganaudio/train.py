@@ -14,8 +14,8 @@ from typing import Callable
 
 import torch
 
-from ganaudio.checkpoint import load_checkpoint
-from ganaudio.config import DataConfig, Recipe, recipe_from_dict
+from ganaudio.checkpoint import load_checkpoint, same_feature_state
+from ganaudio.config import DataConfig, FeatureConfig, Recipe, recipe_from_dict
 from ganaudio.errors import UserError
 from ganaudio.gan import GanState, GanStep, TrainingData
 from ganaudio.loop import TrainingLoop
@@ -40,10 +40,11 @@ def what_the_data_is(data: DataConfig) -> DataConfig:
     return dataclasses.replace(data, root=None, cache_dir=None, holdout_every=holdout)
 
 
-def same_tensors(saved: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> bool:
-    """Feature statistics equal up to float rounding (another machine may sum in another order)."""
-    return saved.keys() == current.keys() and all(
-        torch.allclose(saved[key].float(), current[key].float(), rtol=1e-4, atol=1e-6) for key in saved)
+def what_is_trained_on(features: FeatureConfig) -> FeatureConfig:
+    """The feature settings without Griffin-Lim's, which only shape decoding: a run resumes
+    whatever they are."""
+    return dataclasses.replace(features, griffin_lim_iters=FeatureConfig.griffin_lim_iters,
+                               griffin_lim_momentum=FeatureConfig.griffin_lim_momentum)
 
 
 class Trainer:
@@ -113,14 +114,11 @@ class Trainer:
         """The checkpoint was trained with this recipe's data, features and model, on the same
         data (which may have moved: data.root is not compared)."""
         saved = recipe_from_dict(state["recipe"], name=state["recipe_name"])
-        # Griffin-Lim settings only shape previews and synthesis, not what is trained.
-        inversion = {key: getattr(self.recipe.features, key) for key in ("griffin_lim_iters", "griffin_lim_momentum")}
-        saved_features = dataclasses.replace(saved.features, **inversion)
-        if ((saved.model, saved_features, what_the_data_is(saved.data))
-                != (self.recipe.model, self.recipe.features, what_the_data_is(self.recipe.data))):
+        if ((saved.model, what_is_trained_on(saved.features), what_the_data_is(saved.data))
+                != (self.recipe.model, what_is_trained_on(self.recipe.features), what_the_data_is(self.recipe.data))):
             raise UserError(f"{path}: was trained with other data, feature or model settings "
                             f"than this recipe; resume with the run's own recipe.yaml")
-        if state["label_names"] != list(self.label_names) or not same_tensors(state["feature_state"],
+        if state["label_names"] != list(self.label_names) or not same_feature_state(state["feature_state"],
                                                                               self.feature_state):
             raise UserError(f"{path}: the data at {self.recipe.data.root or 'its default place'} is not the "
                             f"data this run trained on (other labels or feature statistics)")

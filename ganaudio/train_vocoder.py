@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ganaudio.audio import write_wav
-from ganaudio.checkpoint import VOCODER_KIND, load_checkpoint
+from ganaudio.checkpoint import VOCODER_KIND, load_checkpoint, same_feature_state
 from ganaudio.config import Recipe, recipe_from_dict
 from ganaudio.data.clips import Clips
 from ganaudio.errors import UserError
@@ -26,7 +26,7 @@ from ganaudio.loop import TrainingLoop, apply_update
 from ganaudio.plots import spectrogram_grid
 from ganaudio.run_folder import RunFolder
 from ganaudio.runtime import Shard, resolve_device
-from ganaudio.train import same_tensors, what_the_data_is
+from ganaudio.train import what_is_trained_on, what_the_data_is
 from ganaudio.vocoder import GriffinLimVocoder, LearnedVocoder, build_net, spectral_loss, vocode
 
 BEST_BY = "eval/stft_distance"  # lower is better
@@ -46,11 +46,12 @@ class VocoderState:
         # Vocos' and HiFi-GAN's betas; fused Adam as the GAN uses it.
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.8, 0.99), fused=True)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # which clips each step draws
+        self.kind = VOCODER_KIND  # what its checkpoints are
         self.step = 0
         self.skipped_updates = 0
 
     def state_dict(self) -> dict[str, Any]:
-        return {**self.about, "kind": VOCODER_KIND, "vocoder": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {**self.about, "kind": self.kind, "vocoder": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "rng": self.rng.get_state(), "step": self.step, "skipped_updates": self.skipped_updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -122,18 +123,23 @@ class VocoderTrainer:
         """Train up to vocoder.steps (or vocoder.max_minutes) and return the last checkpoint."""
         return self.loop.fit()
 
-    def decoder(self) -> LearnedVocoder:
-        """The network being trained, as the decoder synthesis would use."""
-        return LearnedVocoder(self.state.net, self.features, self.recipe.vocoder.griffin_lim_iters)
+    def decode(self, mels: torch.Tensor) -> torch.Tensor:
+        """Mels through the network being trained, as synthesis would decode them (eval mode)."""
+        self.state.net.eval()
+        try:
+            return vocode(LearnedVocoder(self.state.net, self.features, self.recipe.vocoder.griffin_lim_iters),
+                          mels).cpu()
+        finally:
+            self.state.net.train()
 
     def score(self) -> dict[str, float]:
         """Round-trip distances of the held-out clips through the learned decoder, beside
-        Griffin-Lim's from the pseudo-inverse (the decoder it replaces) on the same clips."""
+        Griffin-Lim's from the pseudo-inverse (the decoder it replaces) at the same iterations."""
         mels = self.features.encode(self.heldout.to(self.device))
         if self.griffin_lim is None:
-            fallback = vocode(GriffinLimVocoder(self.features), mels).cpu()
+            fallback = vocode(GriffinLimVocoder(self.features, self.recipe.vocoder.griffin_lim_iters), mels).cpu()
             self.griffin_lim = round_trip_distances(fallback, self.heldout, self.features)
-        learned = round_trip_distances(vocode(self.decoder(), mels).cpu(), self.heldout, self.features)
+        learned = round_trip_distances(self.decode(mels), self.heldout, self.features)
         return {**{f"eval/{key}": value for key, value in learned.items()},
                 **{f"eval/griffin_lim_{key}": value for key, value in self.griffin_lim.items()}}
 
@@ -141,7 +147,7 @@ class VocoderTrainer:
         """samples-<step>.png: real and decoded spectrograms in pairs; and their WAVs."""
         clips = self.heldout[:PREVIEW_CLIPS] if len(self.heldout) else self.train_step.waveforms[:PREVIEW_CLIPS].cpu()
         mels = self.features.encode(clips.to(self.device))
-        decoded = vocode(self.decoder(), mels).cpu()
+        decoded = self.decode(mels)
         stem = self.run.sample_stem(step)
         pairs = torch.stack([mels.cpu(), self.features.encode(decoded)], dim=1).flatten(0, 1)
         spectrogram_grid(pairs, stem.with_suffix(".png"), self.recipe.features,
@@ -172,11 +178,11 @@ class VocoderTrainer:
         saved = recipe_from_dict(state["recipe"], name=state["recipe_name"])
         network = ("width", "blocks", "kernel_size")
         if (any(getattr(saved.vocoder, key) != getattr(self.recipe.vocoder, key) for key in network)
-                or (saved.features, what_the_data_is(saved.data))
-                != (self.recipe.features, what_the_data_is(self.recipe.data))):
+                or (what_is_trained_on(saved.features), what_the_data_is(saved.data))
+                != (what_is_trained_on(self.recipe.features), what_the_data_is(self.recipe.data))):
             raise UserError(f"{path}: was trained with other data, feature or vocoder network settings than "
                             f"this recipe; resume with the run's own recipe.yaml")
-        if not same_tensors(state["feature_state"], self.features.state_dict()):
+        if not same_feature_state(state["feature_state"], self.features.state_dict()):
             raise UserError(f"{path}: the data at {self.recipe.data.root or 'its default place'} is not the "
                             f"data this vocoder trained on (other feature statistics)")
 

@@ -31,11 +31,10 @@ import torch
 from torch import nn
 
 from ganaudio.checkpoint import (FORMAT_VERSION, KINDS, VOCODER_EXPORT_KIND, VOCODER_KIND, load_checkpoint,
-                                 resolve_checkpoint, save_atomically)
+                                 require_export_target, resolve_checkpoint, same_feature_state, save_atomically)
 from ganaudio.config import FeatureConfig, VocoderConfig, recipe_from_dict
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
-from ganaudio.files import require_parent_folder
 
 # Two floors, relative to each clip's loudest pseudo-inverse bin. The loss compares log
 # powers above LOSS_FLOOR (-60 dB): quieter bins count as silence, so it is not spent below what
@@ -193,13 +192,13 @@ def is_vocoder_file(path: Path) -> bool:
 def export_vocoder(source: Path | str, out: Path | str, griffin_lim_iters: int | None = None) -> Path:
     """Write a vocoder alone, weights in float16, for `--vocoder FILE` (about a third of a
     training checkpoint: no optimizer)."""
+    out = Path(out)
+    require_export_target(out, resolve_checkpoint(source))
     payload = read_vocoder(source)
     if griffin_lim_iters is not None:
         if griffin_lim_iters <= 0:
             raise UserError(f"griffin-lim-iters: must be positive, got {griffin_lim_iters}")
         payload = with_vocoder_settings(payload, griffin_lim_iters=griffin_lim_iters)
-    out = Path(out)
-    require_parent_folder(out)
     save_atomically({**vocoder_payload(payload, half=True), "kind": VOCODER_EXPORT_KIND,
                      "format_version": FORMAT_VERSION}, out)
     return out
@@ -244,9 +243,7 @@ def require_same_features(trained: FeatureConfig, trained_state: dict[str, torch
         if getattr(trained, key) != getattr(ours, key):
             raise UserError(f"{source}: the vocoder was trained on features.{key} = {getattr(trained, key)} and "
                             f"these samples have {getattr(ours, key)}; train a vocoder on this recipe's data")
-    state = features.state_dict()
-    if trained_state.keys() != state.keys() or not all(
-            torch.allclose(trained_state[k].float(), state[k].float(), rtol=1e-4, atol=1e-6) for k in state):
+    if not same_feature_state(trained_state, features.state_dict()):
         raise UserError(f"{source}: the vocoder was trained on other feature statistics (other data) than these "
                         f"samples; train a vocoder on the data this model was trained on")
 
@@ -267,7 +264,8 @@ def choose_vocoder(features: MelFeatures, choice: Path | str | None, stored: dic
     if n_iter is not None and n_iter <= 0:
         raise UserError(f"griffin-lim-iters: must be positive, got {n_iter}")
     if choice is None and stored is not None:
-        return load_vocoder(stored, features, f"{source} (its vocoder)", n_iter, device)
+        return load_vocoder(stored, features, f"{source} (its vocoder; --vocoder griffin-lim decodes without it)",
+                            n_iter, device)
     if choice is None or str(choice) == GRIFFIN_LIM:
         return GriffinLimVocoder(features, n_iter)
     return load_vocoder(read_vocoder(choice), features, str(choice), n_iter, device)

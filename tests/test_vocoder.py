@@ -166,6 +166,9 @@ def test_every_command_decodes_with_the_vocoder_it_is_given(trained_vocoder, gen
     synth = Synthesizer.from_checkpoint(exported)
     assert isinstance(synth.vocoder, LearnedVocoder)
     assert isinstance(Synthesizer.from_checkpoint(exported, vocoder="griffin-lim").vocoder, GriffinLimVocoder)
+    fewer = tmp_path / "voice-8.pt"
+    assert main(["export", str(exported), "--out", str(fewer), "--griffin-lim-iters", "8"]) == 0
+    assert Synthesizer.from_checkpoint(fewer).vocoder.n_iter == 8  # the stored vocoder's iterations too
     fallback = Synthesizer.from_checkpoint(generator_checkpoint).generate(1, seed=3).samples[0]
     default = synth.generate(1, seed=3).samples[0]
     assert (default - torch.from_numpy(learned).float()).abs().max() < 0.05  # float16 weights
@@ -183,6 +186,8 @@ def test_every_command_decodes_with_the_vocoder_it_is_given(trained_vocoder, gen
     (["synth", "--vocoder", "{tmp}/missing.pt", "--out", "{tmp}/g.wav"], "missing.pt: checkpoint not found"),
     (["synth", "--vocoder", "{gan}", "--out", "{tmp}/g.wav"], "is a GAN training checkpoint, not a vocoder"),
     (["export", "{run}", "--out", "{tmp}/v.pt", "--vocoder", "{run}"], "is a vocoder; --vocoder goes with"),
+    (["export", "{run}/best.pt", "--out", "{run}/best.pt"], "is the file being exported"),
+    (["export", "{gan}", "--out", "{tmp}/checkpoint-0000001.pt"], "a run folder's checkpoint name"),
 ])
 def test_bad_vocoder_arguments_are_one_line_and_exit_2(trained_vocoder, generator_checkpoint, tmp_path, capsys,
                                                        args, message):
