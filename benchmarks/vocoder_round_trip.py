@@ -5,8 +5,8 @@ against the original clip.
         --data ../shared/data/fsdd/recordings --vocoder runs/digits-vocoder [--clips 150]
 
 Rows: Griffin-Lim from the pseudo-inverse of the mels (the fallback decoder, `--vocoder
-griffin-lim`), each learned vocoder at each Griffin-Lim iteration count, and Griffin-Lim from the
-clip's true STFT magnitude (what a perfect magnitude would give; the phase is still estimated).
+griffin-lim`) and each learned vocoder, each at every Griffin-Lim iteration count of --iters, and
+Griffin-Lim from the clip's true STFT magnitude (what a perfect magnitude would give; the phase is still estimated).
 Figures: PESQ (the `pesq` package; narrow-band at 8 kHz, wide-band on a 16 kHz copy for
 recipes at 16 kHz or more), the multi-resolution STFT distance and the log-mel distance
 (evaluate.round_trip_distances), the attack (`--attack`, for one-shots: how far the first sample
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--vocoder", action="append", default=[], metavar="PATH",
                         help="a vocoder checkpoint or run folder (repeatable)")
     parser.add_argument("--iters", type=int, nargs="+", default=[16, 32, 64],
-                        help="Griffin-Lim iterations of the learned vocoders' rows")
+                        help="Griffin-Lim iterations of the fallback's and the learned vocoders' rows")
     parser.add_argument("--clips", type=int, default=150)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--attack", action="store_true", help="also the attack's shift and level (one-shots)")
@@ -98,8 +98,8 @@ def main() -> None:
     print(f"{recipe.name}: {len(real)} held-out clips of {real.shape[1] / rate:.3f} s at {rate} Hz, "
           f"{torch.get_num_threads()} threads")
     rows: list[tuple[str, object]] = [
-        (f"Griffin-Lim {recipe.features.griffin_lim_iters} from the pseudo-inverse (fallback)",
-         lambda: vocode(GriffinLimVocoder(features), mels))]
+        (f"Griffin-Lim {iters} from the pseudo-inverse (fallback)",
+         lambda iters=iters: vocode(GriffinLimVocoder(features, iters), mels)) for iters in args.iters]
     for path in args.vocoder:
         payload = read_vocoder(path)
         for iters in args.iters:
