@@ -20,6 +20,10 @@ from ganaudio.config import FeatureConfig
 
 LOG_FLOOR = 1e-6  # added to mel power before the log, so silence maps to a finite value
 STFT_BATCH = 256  # clips per STFT batch: keeps memory flat for any dataset size
+# Richardson-Lucy steps of match_mels. On 100 held-out FSDD clips (Griffin-Lim 32) the
+# pseudo-inverse alone scored PESQ-NB 3.40; after 1, 4, 16 and 64 steps 3.67, 3.80, 3.88, 3.90
+# (BENCHMARKS.md): 16 takes nearly all of it at a quarter of 64's cost.
+MEL_MATCHING_STEPS = 16
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class MelFeatures:
         log_mels = features.squeeze(1).float() * self.config.clip_std * std[:, None] + mean[:, None]
         return (log_mels.exp() - LOG_FLOOR).clamp_min(0)
 
+    def mel_filterbank(self, device: torch.device) -> torch.Tensor:
+        """(n_fft/2+1, n_mels): the triangular filters the mels are made with."""
+        return self._transform(device, "mel").mel_scale.fb
+
     def power_spectrogram(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> linear power spectrogram (batch, n_fft/2+1, frames): the STFT the
         mels are made from, which a learned vocoder is taught to restore."""
@@ -95,8 +103,23 @@ class MelFeatures:
         return spectrogram(waveforms)[..., :self.config.frames]
 
     def decode(self, features: torch.Tensor, n_iter: int | None = None) -> torch.Tensor:
-        """(batch, 1, n_mels, frames) -> waveforms (batch, clip samples) by Griffin-Lim."""
-        return self.griffin_lim(self.linear_power(features), n_iter=n_iter)
+        """(batch, 1, n_mels, frames) -> waveforms (batch, clip samples): the pseudo-inverse
+        spectrum, matched to the mels, then Griffin-Lim."""
+        return self.griffin_lim(self.match_mels(self.linear_power(features), features), n_iter=n_iter)
+
+    def match_mels(self, power: torch.Tensor, features: torch.Tensor, steps: int = MEL_MATCHING_STEPS) -> torch.Tensor:
+        """Rescale each bin of a power spectrogram (batch, freqs, frames) so that its mel bands
+        come to the mel power of `features` (batch, 1, n_mels, frames): Richardson-Lucy updates
+        (the filterbank as the blur), multiplicative, so a bin at 0 stays 0 and a peak stays a
+        peak. The pseudo-inverse spreads each band's power evenly over its bins; these updates
+        move it onto the bins the neighbouring bands agree on, which sharpens harmonics."""
+        filterbank = self.mel_filterbank(power.device)  # (freqs, n_mels)
+        target = self.denormalize(features)
+        heard = filterbank.sum(dim=1)[:, None].clamp_min(1e-8)  # (freqs, 1): each bin's total weight
+        for _ in range(steps):
+            bands = torch.einsum("fm,nft->nmt", filterbank, power).clamp_min(1e-12)
+            power = power * torch.einsum("fm,nmt->nft", filterbank, target / bands) / heard
+        return power
 
     def linear_power(self, features: torch.Tensor) -> torch.Tensor:
         """(batch, 1, n_mels, frames) -> linear power spectrogram (batch, n_fft/2+1, frames):

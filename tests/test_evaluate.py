@@ -254,7 +254,8 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     assert "precision (fidelity)" in printed and "Spread per label, generated: " in printed
     figures = json.loads(out.read_text())
     assert figures["generated"]["count"] == 20 and figures["real"]["count"] == 30
-    assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded"}
+    assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded", "decoder"}
+    assert figures["decoder"].startswith("Griffin-Lim") and "decoded by Griffin-Lim" in printed
     assert 0 <= figures["generated"]["accuracy"] <= 1 and figures["generated"]["frechet_distance"] > 0
     assert 0 <= figures["generated"]["recall"] <= 1 and set(figures["real"]["label_spread"]) <= set("aeiou")
 
