@@ -61,7 +61,10 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for choice in choices:
         vocoder = Synthesizer.from_checkpoint(args.checkpoint, vocoder=choice).vocoder
-        spectrum = vocoder.power if isinstance(vocoder, LearnedVocoder) else vocoder.features.linear_power
+        if isinstance(vocoder, LearnedVocoder):
+            spectrum = vocoder.power  # network, then mel matching
+        else:
+            spectrum = lambda mels: vocoder.features.match_mels(vocoder.features.linear_power(mels), mels)  # noqa: E731
         own = vocoder.n_iter or synth.recipe.features.griffin_lim_iters
         for iters in dict.fromkeys([own, *args.iters]):
             mel_s = best_seconds(lambda: [spectrum(c) for c in features.split(args.batch)], args.repeats)

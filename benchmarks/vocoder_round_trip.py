@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganaudio.audio import resample
+from ganaudio.audio import resample, write_wav
 from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset, read_audio_clips, resolve_clip_seconds
 from ganaudio.evaluate import fixed_subset, round_trip_distances
 from ganaudio.features import MelFeatures
+from ganaudio.plots import spectrogram_grid
 from ganaudio.vocoder import GriffinLimVocoder, load_vocoder, read_vocoder, vocode
 from one_shots import attack_ms  # benchmarks/one_shots.py: the first sample above -20 dB of the peak
 
+LISTEN_CLIPS = 4
 ATTACK_WINDOW_S = 0.010  # the attack's level is the peak within 10 ms of the real attack
 
 
@@ -87,6 +90,8 @@ def main() -> None:
                              "made on: 150 for FSDD; a vocoder run's evaluation uses the first vocoder.eval_clips)")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--attack", action="store_true", help="also the attack's shift and level (one-shots)")
+    parser.add_argument("--listen", metavar="DIR", help="write the first 4 clips of the real row and every "
+                                                         "decoder's as DIR/<clip>-<row>.wav, and a spectrogram grid")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -119,9 +124,11 @@ def main() -> None:
     attack_head = " attack shift (median ms) | attack level (median dB) |" if args.attack else ""
     print(f"| decoder | {pesq_name} | multi-resolution STFT distance | log-mel distance |{attack_head} x real time |")
     print("|---|---:|---:|---:|" + ("---:|---:|" if args.attack else "") + "---:|")
+    heard = {"real": real[:LISTEN_CLIPS]}
     for name, decode in rows:
         started = time.perf_counter()
         decoded = decode()
+        heard[name] = decoded[:LISTEN_CLIPS]
         speed = seconds / (time.perf_counter() - started)
         score, failed = pesq_scores(decoded, real, rate)
         distances = round_trip_distances(decoded, real, features)
@@ -129,6 +136,24 @@ def main() -> None:
         attack = attack_figures(decoded, real, rate) if args.attack else ""
         print(f"| {name} | {score:.2f}{note} | {distances['stft_distance']:.3f} | "
               f"{distances['log_mel_distance']:.3f} |{attack} {speed:.0f} |", flush=True)
+
+
+    if args.listen:
+        write_listening_set(Path(args.listen), heard, features)
+
+
+def write_listening_set(folder: Path, heard: dict[str, torch.Tensor], features: MelFeatures) -> None:
+    """<clip>-<row number>.wav for each row, a legend, and spectrograms: rows down, clips across."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rate = features.config.sample_rate
+    for row, (name, clips) in enumerate(heard.items()):
+        for index, clip in enumerate(clips):
+            write_wav(folder / f"clip{index}-row{row}.wav", clip, rate)
+    (folder / "rows.txt").write_text("".join(f"row{row}: {name}\n" for row, name in enumerate(heard)))
+    grid = torch.cat([features.encode(clips) for clips in heard.values()])
+    titles = [f"row{row} clip{index}" for row, clips in enumerate(heard.values()) for index in range(len(clips))]
+    spectrogram_grid(grid, folder / "spectrograms.png", features.config, titles=titles, columns=LISTEN_CLIPS)
+    print(f"wrote {folder}")
 
 
 if __name__ == "__main__":

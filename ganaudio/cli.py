@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--n", type=int, help="samples to generate (default: as many as the held-out split has)")
     evaluate.add_argument("--data", metavar="PATH", help="the data the model was trained on, if not where its recipe says")
     evaluate.add_argument("--vocoder", metavar="PATH|griffin-lim", help=VOCODER_HELP)
+    evaluate.add_argument("--griffin-lim-iters", type=int, metavar="K",
+                          help="Griffin-Lim iterations of the vocoder (default: the vocoder's or the recipe's)")
     evaluate.add_argument("--json", metavar="FILE.json", help="also write the figures as JSON")
     evaluate.add_argument("--seed", type=int, default=0, help="latent seed of the generated samples (default: 0)")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -373,7 +375,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_out_file(json_path, "--json", ".json")
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     evaluation = evaluate_checkpoint(checkpoint, n=args.n, data_root=args.data, device=args.device, seed=args.seed,
-                                     vocoder=args.vocoder)
+                                     vocoder=args.vocoder, griffin_lim_iters=args.griffin_lim_iters)
     print(f"{checkpoint or 'the bundled digits model'}{f', decoded by {evaluation.decoder}' if evaluation.decoder else ''}:")
     print(evaluation.table())
     if args.json:

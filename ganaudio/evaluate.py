@@ -552,16 +552,17 @@ def round_trip_distances(decoded: torch.Tensor, real: torch.Tensor, features: Me
 
 # ----- evaluating checkpoints and training runs -------------------------------------------
 def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root: str | None = None,
-                        device: str = "cpu", seed: int = 0, vocoder: Path | str | None = None) -> Evaluation:
+                        device: str = "cpu", seed: int = 0, vocoder: Path | str | None = None,
+                        griffin_lim_iters: int | None = None) -> Evaluation:
     """Score `n` samples of a checkpoint's (or exported generator's) EMA generator against
     its own dataset; `n` defaults to the size of the held-out split, so the Frechet distance
-    compares like with like. Labels cycle through the classes. `vocoder` as in
-    Synthesizer.from_checkpoint."""
+    compares like with like. Labels cycle through the classes. `vocoder` and
+    `griffin_lim_iters` as in Synthesizer.from_checkpoint."""
     from ganaudio.synth import Synthesizer
 
     if n is not None:
         require_enough_samples(n)  # before the classifier trains, which can take minutes
-    synthesizer = Synthesizer.from_checkpoint(path, device=device, vocoder=vocoder)
+    synthesizer = Synthesizer.from_checkpoint(path, device=device, vocoder=vocoder, griffin_lim_iters=griffin_lim_iters)
     recipe = synthesizer.recipe
     if data_root is not None:
         recipe = with_data_root(recipe, data_root)
