@@ -3,7 +3,8 @@
 Forward (SpecGAN's recipe): waveform -> mel power (torchaudio) -> log -> per-mel-bin
 standardisation with statistics fitted on the training set -> clip at `clip_std` standard
 deviations -> divide by `clip_std`, so values lie in [-1, 1]. Inverse: undo all that ->
-mel power -> inverse mel filterbank -> Griffin-Lim -> waveform. Everything is batched and runs on
+mel power -> inverse mel filterbank -> matched to the mels -> Griffin-Lim -> waveform (a learned
+vocoder, vocoder.py, replaces the inverse filterbank). Everything is batched and runs on
 the device the input tensor is on. The fitted statistics are the feature state, saved with
 the feature cache and with every checkpoint.
 """

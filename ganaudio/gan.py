@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from ganaudio.checkpoint import KIND
 from ganaudio.config import Recipe
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.loop import apply_update
@@ -75,7 +74,6 @@ class GanState:
         self.step = 0  # generator updates
         self.critic_updates = 0  # decides which critic steps compute the lazy penalties
         self.skipped_updates = 0  # updates dropped for a NaN or Inf (train.on_nan: skip)
-        self.kind = KIND  # what its checkpoints are
         self.ema_statistics_stale = True  # see refresh_ema_statistics
 
     # ----- checkpoints -------------------------------------------------------------------

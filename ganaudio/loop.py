@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Protocol
 import torch
 from tqdm import tqdm
 
-from ganaudio.checkpoint import load_checkpoint
+from ganaudio.checkpoint import KIND, load_checkpoint
 from ganaudio.errors import TrainingStopped
 from ganaudio.run_folder import RunFolder
 from ganaudio.runtime import Shard
@@ -33,7 +33,6 @@ from ganaudio.runtime import Shard
 class TrainingState(Protocol):
     """What the loop needs of a model's training state."""
 
-    kind: str  # its checkpoints' kind (checkpoint.py): a run folder's best.pt is read as one
     step: int  # updates done; the step function advances it
     skipped_updates: int  # updates the NaN guard dropped (train.on_nan: skip)
 
@@ -166,10 +165,11 @@ class TrainingLoop:
                  schedule: Schedule, shard: Shard, device: torch.device,
                  preview: Callable[[int], None] | None = None,
                  evaluate: Callable[[], dict[str, float]] | None = None, best_by: str = "eval/frechet_distance",
-                 progress: dict[str, str] | None = None):
+                 progress: dict[str, str] | None = None, kind: str = KIND):
         self.state, self.step, self.run, self.schedule = state, step, run, schedule
         self.shard, self.device, self.preview, self.evaluate = shard, device, preview, evaluate
         self.best_by, self.progress = best_by, progress or {}
+        self.kind = kind  # the kind of checkpoint state_dict() makes (checkpoint.py), for reading best.pt
         self.guard = NanGuard(state, run, schedule.on_nan, shard)
         self.evaluations: list[dict[str, float]] = []  # one row per evaluation, with its step
         self.best_score, self.best_step = math.inf, None  # best_by and step of best.pt
@@ -309,7 +309,7 @@ class TrainingLoop:
         if best.is_file():
             # A best.pt newer than the checkpoint resumed from (the run went on after its last
             # checkpoint) is kept: it is still the best model this run has made.
-            saved = load_checkpoint(best, kinds=(self.state.kind,))
+            saved = load_checkpoint(best, kinds=(self.kind,))
             self.best_score, self.best_step = float(saved["evaluation"][self.best_by]), int(saved["step"])
             if self.best_step > step:
                 self.evaluations.append(dict(saved["evaluation"]))

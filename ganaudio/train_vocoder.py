@@ -46,12 +46,11 @@ class VocoderState:
         # Vocos' and HiFi-GAN's betas; fused Adam as the GAN uses it.
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.8, 0.99), fused=True)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # which clips each step draws
-        self.kind = VOCODER_KIND  # what its checkpoints are
         self.step = 0
         self.skipped_updates = 0
 
     def state_dict(self) -> dict[str, Any]:
-        return {**self.about, "kind": self.kind, "vocoder": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {**self.about, "kind": VOCODER_KIND, "vocoder": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "rng": self.rng.get_state(), "step": self.step, "skipped_updates": self.skipped_updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -113,7 +112,7 @@ class VocoderTrainer:
         self.griffin_lim = None  # the fallback decoder's distances on the same clips, once
         self.loop = TrainingLoop(self.state, self.train_step, self.run, cfg, Shard(), self.device,
                                  preview=self.write_preview, evaluate=None if self.evaluation_off else self.score,
-                                 best_by=BEST_BY, progress=PROGRESS)
+                                 best_by=BEST_BY, progress=PROGRESS, kind=VOCODER_KIND)
 
     @property
     def step(self) -> int:

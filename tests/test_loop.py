@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from ganaudio.checkpoint import KIND, load_checkpoint
+from ganaudio.checkpoint import load_checkpoint
 from ganaudio.errors import TrainingStopped
 from ganaudio.loop import TrainingLoop, apply_update
 from ganaudio.run_folder import RunFolder
@@ -38,7 +38,6 @@ class Regression:
     def __init__(self) -> None:
         self.w = torch.zeros(1, requires_grad=True)
         self.optimizer = torch.optim.SGD([self.w], lr=1.0)
-        self.kind = KIND  # its checkpoints are written with the default kind
         self.step = 0
         self.skipped_updates = 0
 
