@@ -6,7 +6,7 @@ The public API, importable on any machine (no GPU needed, no side effects):
     recipe = load_recipe("digits", data_root="path/to/fsdd/recordings")
     recipe = resolve_clip_seconds(recipe)   # features.clip_seconds: auto -> seconds, from the files
     train = load_dataset(recipe)            # (n, 1, n_mels, frames) in [-1, 1] + labels
-    features = mel_features(recipe, train)  # encode / decode (Griffin-Lim)
+    features = mel_features(recipe, train)  # encode / decode (the Griffin-Lim fallback)
     made = Synthesizer.from_checkpoint().generate(4, labels="3", seed=0)  # bundled digits model + vocoder
     gl = Synthesizer.from_checkpoint(vocoder="griffin-lim")  # or vocoder="runs/my-vocoder"
     print(evaluate_checkpoint(None, data_root="path/to/fsdd/recordings").table())

@@ -27,7 +27,7 @@ from ganaudio.errors import UserError
 from ganaudio.files import require_parent_folder
 from ganaudio.synth import Synthesizer
 
-CLIPS_PER_CALL = 200  # clips generated per call: Griffin-Lim runs them 50 at a time
+CLIPS_PER_CALL = 200  # clips generated per call: the vocoder runs them 50 at a time
 
 
 class RealClips(torch.utils.data.Dataset):

@@ -30,7 +30,7 @@ best.pt is picked by:
 Every figure comes with the same figure for real held-out data (for Frechet distance: real
 training vs real held-out samples of the same number), and for audio with real held-out clips
 sent through the GAN's own features and vocoder, which is the best a perfect generator could
-score through Griffin-Lim.
+score through that vocoder.
 """
 
 from __future__ import annotations

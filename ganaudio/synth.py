@@ -3,7 +3,8 @@
 The last stage of the data flow. `Synthesizer` loads the EMA generator of a training
 checkpoint or of an exported generator file (the bundled digits model is one), makes samples
 for the labels asked for, turns mel samples into waveforms through a `Vocoder` (vocoder.py:
-a learned one, or Griffin-Lim) and writes WAVs or PNGs. The trainer's previews (`make_preview`) use the same writers.
+a learned one, or Griffin-Lim) and writes WAVs or PNGs. The trainer's previews (`make_preview`)
+use the same writers.
 """
 
 from __future__ import annotations
