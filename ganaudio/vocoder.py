@@ -37,6 +37,7 @@ from ganaudio.checkpoint import (FORMAT_VERSION, KINDS, VOCODER_EXPORT_KIND, VOC
 from ganaudio.config import FeatureConfig, VocoderConfig, recipe_from_dict
 from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
+from ganaudio.runtime import use_bf16
 
 # Two floors, relative to each clip's loudest pseudo-inverse bin. The loss compares log
 # powers above LOSS_FLOOR (-60 dB): quieter bins count as silence, so it is not spent below what
@@ -150,6 +151,7 @@ class LearnedVocoder:
 
     def __init__(self, net: VocoderNet, features: MelFeatures, n_iter: int, step: int | None = None):
         self.net = net  # the one being trained, or one load_vocoder froze
+        self.autocast = use_bf16(next(net.parameters()).device, mixed_precision=True)
         self.features = features
         self.n_iter = n_iter
         self.sample_rate = features.config.sample_rate
@@ -158,6 +160,7 @@ class LearnedVocoder:
 
     def to(self, device: torch.device) -> "LearnedVocoder":
         self.net.to(device)
+        self.autocast = use_bf16(device, mixed_precision=True)
         return self
 
     @torch.no_grad()
@@ -165,7 +168,11 @@ class LearnedVocoder:
         """(n, 1, n_mels, frames) -> the corrected linear power spectrum (n, freqs, frames)."""
         device = next(self.net.parameters()).device
         features = features.to(device)
-        power = corrected_power(self.net(features).float(), self.features.linear_power(features))
+        # bf16 where the hardware has it: 3x faster on a CPU with AVX512-BF16, and the same
+        # round trip (PESQ-NB 3.96, STFT distance 0.533 against 0.534 in fp32; BENCHMARKS.md)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            correction = self.net(features)
+        power = corrected_power(correction.float(), self.features.linear_power(features))
         return self.features.match_mels(power, features)
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
