@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the train
     from ganaudio.train import Preview
 
 BUNDLED_DIGITS = Path(__file__).resolve().parent / "pretrained" / "digits.pt"
+# Its vocoder, a file of its own so that no bundled file passes 6 MB; it decodes the bundled
+# model's samples unless another vocoder is named.
+BUNDLED_DIGITS_VOCODER = BUNDLED_DIGITS.with_name("digits-vocoder.pt")
 PEAK_DB = -1.0  # generated clips are levelled like the training clips (data.peak_db)
 GENERATOR_BATCH = 256  # samples per generator call: keeps memory flat for any n
 
@@ -73,13 +76,16 @@ class Synthesizer:
         """Load a training checkpoint, a run folder (its best.pt, else its newest checkpoint) or
         an exported generator (default: the bundled digits model) onto `device` ("cpu",
         "cuda", "cuda:1", ...). `vocoder` decodes audio: a vocoder file or run folder,
-        "griffin-lim", or None for the one the generator file holds (else Griffin-Lim)."""
+        "griffin-lim", or None for the one the generator file holds (the bundled model's: its
+        vocoder file beside it), else Griffin-Lim."""
         if path is None:
             if not BUNDLED_DIGITS.is_file():
                 raise UserError(f"{BUNDLED_DIGITS}: the bundled digits model is missing from this install; "
                                 f"pass --checkpoint PATH")
             path = BUNDLED_DIGITS
         path = resolve_checkpoint(path)
+        if vocoder is None and path.resolve() == BUNDLED_DIGITS and BUNDLED_DIGITS_VOCODER.is_file():
+            vocoder = BUNDLED_DIGITS_VOCODER
         state = load_checkpoint(path, kinds=(KIND, GENERATOR_KIND))
         recipe = recipe_from_dict(state["recipe"], name=state.get("recipe_name", "recipe"))
         target = resolve_device(device)
