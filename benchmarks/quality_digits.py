@@ -63,6 +63,9 @@ ROWS = {
     "ema-0.999": ["train.ema_decay=0.999"],
     "wider": ["model.width=192", "model.max_width=512"],
     "minibatch-std": ["model.minibatch_std=4"],
+    "noise": ["model.noise=true"],
+    "nearest-upsample": ["model.upsample=nearest"],
+    "generator-convs": ["model.generator_convs=2"],
     "minibatch-std-diffaugment": ["model.minibatch_std=4", "train.diffaugment_shift=0.125",
                                   "train.diffaugment_cutout=0.25"],
 }
@@ -121,15 +124,17 @@ def last_step(run_dir: Path) -> int:
     return int(list_checkpoints(run_dir)[-1].stem.split("-")[1])
 
 
-def score_run(run_dir: Path, data: str, n: int | None, steps: set[int] | None = None) -> list[dict]:
-    """Every checkpoint's figures, or only those of `steps` (and the last checkpoint)."""
+def score_run(run_dir: Path, data: str, n: int | None, steps: set[int] | None = None,
+              vocoder: str | None = None) -> list[dict]:
+    """Every checkpoint's figures, or only those of `steps` (and the last checkpoint), decoded
+    by `vocoder` (default: Griffin-Lim matched to the mels)."""
     minutes = minutes_at_step(run_dir)
     results = []
     found = list_checkpoints(run_dir)
     if steps is not None:
         found = [p for p in found if int(p.stem.split("-")[1]) in steps or p == found[-1]]
     for path in found:
-        evaluation = evaluate_checkpoint(path, n=n, data_root=data)
+        evaluation = evaluate_checkpoint(path, n=n, data_root=data, vocoder=vocoder)
         step = int(path.stem.split("-")[1])
         results.append({"step": step, "minutes": minutes(step), **evaluation.to_dict()})
     return results
@@ -274,6 +279,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/quality"))
     parser.add_argument("--n", type=int, help="samples per evaluation (default: the held-out split's size)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--vocoder", help="decode generated and held-out clips with this vocoder file when scoring "
+                                          "(default: Griffin-Lim matched to the mels)")
     parser.add_argument("--checkpoint-scale", type=float, default=1.0,
                         help="multiply the steps between checkpoints (4 for hour-long runs)")
     parser.add_argument("--score", choices=["all", "compare"], default="all",
@@ -302,14 +309,14 @@ def main() -> None:
                         for row in args.rows], args.parallel, args.out)
     if args.score == "compare":
         copies = equal_step_runs(runs, args, every)
-        at_time = {key: score_run(run_dir, args.data, args.n, set())[-1] for key, run_dir in runs.items()}
-        at_steps = {key: next(r for r in score_run(folder, args.data, args.n, {step}) if r["step"] == step)
+        at_time = {key: score_run(run_dir, args.data, args.n, set(), args.vocoder)[-1] for key, run_dir in runs.items()}
+        at_steps = {key: next(r for r in score_run(folder, args.data, args.n, {step}, args.vocoder) if r["step"] == step)
                     for key, (folder, step) in copies.items()}
         everything = {key: [at_steps[key], at_time[key]] if at_steps[key]["step"] != at_time[key]["step"]
                       else [at_time[key]] for key in runs}
     else:
         steps = set(args.at_steps) if args.at_steps else None
-        everything = {key: score_run(run_dir, args.data, args.n, steps) for key, run_dir in runs.items()}
+        everything = {key: score_run(run_dir, args.data, args.n, steps, args.vocoder) for key, run_dir in runs.items()}
     first = next((results[0] for results in everything.values() if results), None)
     if first is None:
         sys.exit("no checkpoints to score")
