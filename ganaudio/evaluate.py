@@ -17,8 +17,8 @@ layers). Its softmax and 64-d penultimate embedding give every figure:
 
 A second embedding that nothing is trained on or tuned to (`SignalStatistics`: MFCC and
 loudness-envelope statistics for audio, the image averaged down to 7x7 for images) gives the
-figures that do not depend on a classifier, which a kit of 50 clips cannot train well and which
-best.pt is picked by:
+figures that do not depend on the classifier, which a kit of 50 clips cannot train well and
+whose Frechet distance picks best.pt:
 
 - a second Frechet distance;
 - improved precision and recall (Kynkaanniemi et al. 2019): the share of samples inside the
@@ -27,7 +27,9 @@ best.pt is picked by:
 - each label's spread: its samples' mean pairwise distance over its real held-out samples'
   (near 0: the label collapsed to one shape).
 
-Every figure comes with the same figure for real held-out data (for Frechet distance: real
+The trainer's evaluations (which pick best.pt) compare with a fixed subset of the real
+training clips; `ganaudio evaluate` compares with the real held-out clips, which no training
+run and no choice of checkpoint has seen. Every figure comes with the same figure for real held-out data (for Frechet distance: real
 training vs real held-out samples of the same number), and for audio with real held-out clips
 sent through the GAN's own features and vocoder, which is the best a perfect generator could
 score through that vocoder.
@@ -56,7 +58,7 @@ from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
 from ganaudio.vocoder import GriffinLimVocoder, Vocoder, vocode
 
-CLASSIFIER_FORMAT = 3  # bump when the classifier, its features or its training change
+CLASSIFIER_FORMAT = 4  # bump when the classifier, its features or its training change
 INCEPTION_SPLITS = 10  # inception score splits, as in Salimans et al. 2016
 SILENT_RMS_DB = -45.0  # a clip quieter than this (RMS, dBFS) is silent: real FSDD speech is ~-20
 CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past full scale is clipped
@@ -234,18 +236,31 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+@dataclass
+class RealSet:
+    """Real samples as the scores see them: classifier embeddings, signal statistics, labels."""
+
+    embeddings: torch.Tensor
+    statistics: torch.Tensor
+    labels: torch.Tensor
+
+
 class Reference:
     """The trained classifier and what it made of the real data: everything generated samples
-    are scored against. Build it with `Reference.for_recipe`."""
+    are scored against. Build it with `Reference.for_recipe`.
+
+    `heldout` is the real held-out split, which reported figures use; `selection` is a fixed
+    subset of the training split, as large, which the trainer's evaluations (and so best.pt)
+    use, so that the figures `ganaudio evaluate` reports come from clips no model was picked on
+    (StyleGAN also picks on the training set)."""
 
     def __init__(self, classifier: ReferenceCNN, inputs: ClassifierInputs, label_names: list[str],
-                 train_embeddings: torch.Tensor, heldout_embeddings: torch.Tensor, heldout_nn_distance: float,
-                 real: Scores, statistics: SignalStatistics, heldout_statistics: torch.Tensor,
-                 heldout_labels: torch.Tensor, normalize: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 train_embeddings: torch.Tensor, heldout: RealSet, selection: RealSet, heldout_nn_distance: float,
+                 real: Scores, statistics: SignalStatistics,
+                 normalize: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.classifier, self.inputs, self.label_names = classifier.eval(), inputs, label_names
-        self.train_embeddings, self.heldout_embeddings = train_embeddings, heldout_embeddings
-        self.statistics, self.heldout_statistics, self.heldout_labels = statistics, heldout_statistics, heldout_labels
-        self.heldout_nn_distance, self.real = heldout_nn_distance, real
+        self.train_embeddings, self.heldout, self.selection = train_embeddings, heldout, selection
+        self.statistics, self.heldout_nn_distance, self.real = statistics, heldout_nn_distance, real
         self.normalize = normalize  # levels generated clips as the real ones were
 
     @property
@@ -274,8 +289,8 @@ class Reference:
         normalize = (lambda w: normalize_level(w, data.normalize, data.peak_db, data.rms_db)) if inputs.sample_rate else None
         statistics = SignalStatistics(payload["sample_rate"], payload["statistics_mean"], payload["statistics_std"])
         return cls(classifier, inputs, list(payload["label_names"]), payload["train_embeddings"],
-                   payload["heldout_embeddings"], payload["heldout_nn_distance"], Scores(**payload["real"]),
-                   statistics, payload["heldout_statistics"], payload["heldout_labels"], normalize)
+                   RealSet(**payload["heldout"]), RealSet(**payload["selection"]), payload["heldout_nn_distance"],
+                   Scores(**payload["real"]), statistics, normalize)
 
     def require_labels(self, model_labels: list[str], model: str) -> None:
         """A conditional model is scored against the data it was trained on: same label names."""
@@ -289,9 +304,11 @@ class Reference:
         embeddings = torch.cat([self.classifier.embed(self.inputs(chunk)) for chunk in samples.split(EMBED_BATCH)])
         return self.classifier.head(embeddings).softmax(dim=1), embeddings
 
-    def score(self, samples: torch.Tensor, labels: torch.Tensor | None) -> Scores:
+    def score(self, samples: torch.Tensor, labels: torch.Tensor | None, against: RealSet | None = None) -> Scores:
         """Score raw vocoder waveforms (n, samples) or images (n, 1, h, w) in [-1, 1];
-        `labels` are the intended class indices (None for an unconditional model)."""
+        `labels` are the intended class indices (None for an unconditional model). Distances,
+        precision, recall and spread are to `against` (default: the held-out split)."""
+        real = against or self.heldout
         require_enough_samples(len(samples))
         samples = samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
         silent = clipped = None
@@ -303,15 +320,15 @@ class Reference:
         is_mean, is_std = inception_score(probabilities)
         nn_distance = float(nearest_distances(embeddings, self.train_embeddings).mean())
         statistics = self.statistics(samples)
-        precision, recall = precision_recall(statistics, self.heldout_statistics)
+        precision, recall = precision_recall(statistics, real.statistics)
         return Scores(count=len(samples), accuracy=accuracy, inception_score=is_mean, inception_score_std=is_std,
-                      frechet_distance=frechet_distance(embeddings, self.heldout_embeddings),
+                      frechet_distance=frechet_distance(embeddings, real.embeddings),
                       nearest_neighbour_ratio=nn_distance / self.heldout_nn_distance,
                       silent=silent, clipped=clipped,
-                      signal_frechet_distance=frechet_distance(statistics, self.heldout_statistics),
+                      signal_frechet_distance=frechet_distance(statistics, real.statistics),
                       precision=precision, recall=recall,
                       label_spread=label_spreads(statistics, None if labels is None else labels.cpu(),
-                                                 self.heldout_statistics, self.heldout_labels, self.label_names))
+                                                 real.statistics, real.labels, self.label_names))
 
 
 def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
@@ -337,8 +354,8 @@ def _train_reference(recipe: Recipe, epochs: int) -> dict:
     classifier = _fit_classifier(inputs(train_x), train_y, len(names), epochs)
     statistics = SignalStatistics(inputs.sample_rate)
     statistics.fit(train_x)
-    reference = Reference(classifier, inputs, names, torch.empty(0), torch.empty(0), 1.0, None, statistics,
-                          torch.empty(0), torch.empty(0))
+    nothing = RealSet(torch.empty(0), torch.empty(0), torch.empty(0))
+    reference = Reference(classifier, inputs, names, torch.empty(0), nothing, nothing, 1.0, None, statistics)
     _, train_embeddings = reference.classify(train_x)
     probabilities, test_embeddings = reference.classify(test_x)
     test_statistics = statistics(test_x)
@@ -359,9 +376,11 @@ def _train_reference(recipe: Recipe, epochs: int) -> dict:
                   label_spread=label_spreads(subset_statistics, train_y[subset], test_statistics, test_y, names))
     return {"classifier": classifier.state_dict(), "sample_rate": inputs.sample_rate, "mean": inputs.mean,
             "std": inputs.std, "label_names": names, "train_embeddings": train_embeddings,
-            "heldout_embeddings": test_embeddings, "heldout_nn_distance": nn_distance, "real": dataclasses.asdict(real),
+            "heldout_nn_distance": nn_distance, "real": dataclasses.asdict(real),
             "statistics_mean": statistics.mean, "statistics_std": statistics.std,
-            "heldout_statistics": test_statistics, "heldout_labels": test_y}
+            "heldout": {"embeddings": test_embeddings, "statistics": test_statistics, "labels": test_y},
+            "selection": {"embeddings": train_embeddings[subset], "statistics": subset_statistics,
+                          "labels": train_y[subset]}}
 
 
 def _real_splits(recipe: Recipe) -> tuple[tuple, tuple]:
@@ -583,8 +602,9 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
 
 def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], vocoder: Vocoder | None = None
                        ) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
-    """The trainer's callback: GAN samples (n, 1, h, w) and their labels -> `eval/...` figures,
-    audio decoded by `vocoder` (default: Griffin-Lim)."""
+    """The trainer's callback: GAN samples (n, 1, h, w) and their labels -> `eval/...` figures
+    against the reference's selection clips (real training clips, so the held-out split stays
+    unseen by model selection), audio decoded by `vocoder` (default: Griffin-Lim)."""
 
     reference = Reference.for_recipe(recipe)
     decoder = None
@@ -594,7 +614,7 @@ def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], v
     def evaluate(samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         if decoder is not None:
             samples = vocode(decoder, samples)
-        scores = reference.score(samples, labels if recipe.model.conditional else None)
+        scores = reference.score(samples, labels if recipe.model.conditional else None, against=reference.selection)
         figures = {f"eval/{key}": value for key, value in dataclasses.asdict(scores).items()
                    if isinstance(value, float)}
         least = scores.least_varied()

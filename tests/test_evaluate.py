@@ -74,6 +74,34 @@ def test_real_clips_score_near_the_reference_and_noise_scores_badly(recipe):
     assert max(one_each.label_spread.values()) < 1e-6
 
 
+def test_model_selection_never_sees_the_held_out_clips(recipe):
+    """The trainer's evaluations (which pick best.pt) score against training clips; only
+    `ganaudio evaluate`'s figures use the held-out ones."""
+    reference = Reference.for_recipe(recipe)
+    clips = read_audio_clips(recipe)
+    train = torch.tensor([s == "train" for s in clips.splits])
+    selection, heldout = reference.selection.embeddings, reference.heldout.embeddings
+    assert len(selection) == len(heldout) == 30
+    assert all(bool((reference.train_embeddings == row).all(1).any()) for row in selection)
+    assert not any(bool((heldout == row).all(1).any()) for row in selection)
+    assert torch.equal(reference.selection.labels, clips.labels[train][evaluate_module.fixed_subset(int(train.sum()), 30)])
+    # the same clips score differently against each set: the evaluator's figures are the selection's
+    samples = clips.waveforms[train][:30]
+    evaluator = training_evaluator(recipe, {}, vocoder=IdentityDecoder())
+    figures = evaluator(samples, clips.labels[train][:30])
+    against_selection = reference.score(samples, clips.labels[train][:30], against=reference.selection)
+    against_heldout = reference.score(samples, clips.labels[train][:30])
+    assert figures["eval/frechet_distance"] == against_selection.frechet_distance != against_heldout.frechet_distance
+    assert figures["eval/recall"] == against_selection.recall
+
+
+class IdentityDecoder:
+    """A vocoder stand-in that hands its input back: the evaluator then scores waveforms."""
+
+    def __call__(self, samples: torch.Tensor) -> torch.Tensor:
+        return samples
+
+
 def test_a_model_is_scored_only_against_data_with_its_labels(recipe):
     """One check for `ganaudio evaluate` and `augment --filter`: a conditional model's label
     names must be the data's (an unconditional model has none)."""
@@ -96,7 +124,7 @@ def test_the_classifier_is_cached_and_reused(recipe, shared_cache, monkeypatch):
     monkeypatch.setattr(evaluate_module, "_train_reference", no_training)
     again = Reference.for_recipe(recipe)
     assert again.real == first.real
-    assert torch.equal(again.heldout_embeddings, first.heldout_embeddings)
+    assert torch.equal(again.heldout.embeddings, first.heldout.embeddings)
 
 
 def test_the_classifier_cache_ignores_gan_settings_but_not_its_own(recipe, shared_cache, monkeypatch):
