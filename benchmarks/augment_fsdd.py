@@ -6,18 +6,23 @@
 For each number of real clips per digit and each seed: draw that many training clips per
 digit from FSDD's train split, train a digits GAN on those clips only (`--gan-minutes`, with
 DiffAugment, the small-data setting), and train the same small CNN classifier (ganaudio
-evaluate's, on its own log-mels) for the same number of steps under four conditions:
+evaluate's, on its own log-mels) for the same number of steps under each condition
+(CONDITIONS; `--conditions` picks them):
 
-1. real only;
-2. real + classic augmentation (time shift, gain, noise, speed change: audiomentations'
-   usual set, written here with torch ops so the benchmark needs nothing more);
-3. real + `--synthetic-per-digit` GAN clips per digit;
-4. real + GAN clips, all with classic augmentation.
+- real only;
+- real + classic augmentation (time shift, gain, noise, speed change: audiomentations'
+  usual set, written here with torch ops so the benchmark needs nothing more);
+- real + `--synthetic-per-digit` GAN clips per digit, as a share of each batch (1/2 or 1/4);
+- the same with only the GAN clips that the real-only classifier of that seed hears as the
+  digit asked for ("filtered": what `ganaudio augment --filter` does with the evaluation
+  classifier, which is also trained on the real clips alone);
+- real + GAN clips, all with classic augmentation.
 
 Accuracy is on all 300 held-out clips (takes 0-4, every speaker). The GAN sees only the few
 clips: its feature statistics are fitted on them too. Every condition trains for the same
-number of steps; with GAN clips each batch is half real, half synthetic, so the real clips are
-seen half as often as in the real-only conditions, never drowned out.
+number of steps on the same real batches; GAN clips take a share of each batch, so the real
+clips are seen less often than in the real-only conditions, never drowned out. `--gan-cache
+DIR` keeps each GAN's clips, so more conditions can be run later on the same clips.
 """
 
 from __future__ import annotations
@@ -40,7 +45,19 @@ from ganaudio.features import MelFeatures, fit_statistics
 from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
 
-CONDITIONS = ("real only", "real + classic", "real + GAN", "real + GAN + classic")
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    synthetic_share: float = 0.0  # of each batch of 32
+    classic: bool = False  # classic augmentation of every clip in the batch
+    filtered: bool = False  # only GAN clips the real-only classifier hears as the digit asked for
+
+
+CONDITIONS = {"real only": Condition(), "real + classic": Condition(classic=True),
+              "real + GAN": Condition(0.5), "real + GAN + classic": Condition(0.5, classic=True),
+              "real + GAN 1/4": Condition(0.25), "real + GAN filtered": Condition(0.5, filtered=True),
+              "real + GAN 1/4 filtered": Condition(0.25, filtered=True)}
 
 
 def classic_augment(waveforms: torch.Tensor, rng: torch.Generator, sample_rate: int) -> torch.Tensor:
@@ -60,21 +77,23 @@ def classic_augment(waveforms: torch.Tensor, rng: torch.Generator, sample_rate: 
 
 
 def train_classifier(real: tuple, synthetic: tuple | None, inputs: ClassifierInputs, augment: bool, steps: int,
-                     seed: int, sample_rate: int) -> ReferenceCNN:
-    """Batches of 32: all real, or 16 real + 16 synthetic. Batches and augmentation draw from
-    separate generators, so every condition sees the same real batches."""
+                     seed: int, sample_rate: int, synthetic_share: float = 0.0) -> ReferenceCNN:
+    """Batches of 32: all real, or synthetic_share of them synthetic. Real batches, synthetic
+    draws and augmentation use separate generators, so every condition sees the same real batches."""
     torch.manual_seed(seed)
     model = ReferenceCNN(10)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     batches, augmentation = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+    draws = torch.Generator().manual_seed(seed + 2)
+    fake = round(32 * synthetic_share) if synthetic is not None else 0
     model.train()
     for _ in range(steps):
         index = torch.randint(len(real[0]), (32,), generator=batches)
         batch, labels = real[0][index], real[1][index]
-        if synthetic is not None:
-            extra = torch.randint(len(synthetic[0]), (16,), generator=batches)
-            batch = torch.cat([batch[:16], synthetic[0][extra]])
-            labels = torch.cat([labels[:16], synthetic[1][extra]])
+        if fake:
+            extra = torch.randint(len(synthetic[0]), (fake,), generator=draws)
+            batch = torch.cat([batch[:32 - fake], synthetic[0][extra]])
+            labels = torch.cat([labels[:32 - fake], synthetic[1][extra]])
         if augment:
             batch = classic_augment(batch, augmentation, sample_rate)
         loss = nn.functional.cross_entropy(model(inputs(batch)), labels)
@@ -112,6 +131,30 @@ def train_gan(recipe, waveforms: torch.Tensor, labels: torch.Tensor, minutes: fl
     return Trainer(dataclasses.replace(recipe, train=train), subset, run_dir).fit()
 
 
+def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse.Namespace, per_digit: int,
+              seed: int) -> torch.Tensor:
+    """The waveforms of --synthetic-per-digit clips per digit from a GAN trained on these
+    clips alone, digit by digit; read from --gan-cache when an earlier run kept them."""
+    cached = args.gan_cache / f"{per_digit}-per-digit-seed{seed}-{args.gan_minutes}min.pt" if args.gan_cache else None
+    if cached is not None and cached.is_file():
+        return torch.load(cached)
+    with tempfile.TemporaryDirectory() as run_dir:
+        checkpoint = train_gan(recipe, real_w, real_y, args.gan_minutes, seed, Path(run_dir))
+        made = Synthesizer.from_checkpoint(checkpoint).generate(
+            10 * args.synthetic_per_digit, labels=[str(d) for d in range(10) for _ in range(args.synthetic_per_digit)],
+            seed=seed).samples
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(made, cached)
+    return made
+
+
+@torch.no_grad()
+def heard_as_asked(model: ReferenceCNN, inputs: ClassifierInputs, waveforms: torch.Tensor,
+                   labels: torch.Tensor) -> torch.Tensor:
+    return torch.cat([model(inputs(chunk)).argmax(1) for chunk in waveforms.split(256)]) == labels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -121,6 +164,8 @@ def main() -> None:
     parser.add_argument("--synthetic-per-digit", type=int, default=50)
     parser.add_argument("--classifier-steps", type=int, default=400)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS)[:4], choices=list(CONDITIONS))
+    parser.add_argument("--gan-cache", type=Path, help="keep (and reuse) each GAN's clips in this folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     recipe = load_recipe("digits", data_root=args.data)
@@ -130,31 +175,36 @@ def main() -> None:
     test_w, test_y = clips.waveforms[~is_train], clips.labels[~is_train]
     assert clips.label_names == [str(d) for d in range(10)]
     sample_rate = recipe.features.sample_rate
+    conditions = ["real only", *(c for c in args.conditions if c != "real only")]  # the filter needs real only
     results: dict[tuple[int, str], list[float]] = {}
     for per_digit in args.per_digit:
         for seed in args.seeds:
             index = few_clips(train_y, per_digit, seed)
             real_w, real_y = train_w[index], train_y[index]
-            with tempfile.TemporaryDirectory() as run_dir:
-                checkpoint = train_gan(recipe, real_w, real_y, args.gan_minutes, seed, Path(run_dir))
-                made = Synthesizer.from_checkpoint(checkpoint).generate(
-                    10 * args.synthetic_per_digit, labels=[str(d) for d in range(10) for _ in range(args.synthetic_per_digit)],
-                    seed=seed)
+            made = gan_clips(recipe, real_w, real_y, args, per_digit, seed)
             fake_y = torch.arange(10).repeat_interleave(args.synthetic_per_digit)
             inputs = ClassifierInputs(sample_rate)
             inputs.fit(real_w)
-            for condition in CONDITIONS:
-                synthetic = (made.samples, fake_y) if "GAN" in condition else None
-                model = train_classifier((real_w, real_y), synthetic, inputs, "classic" in condition,
-                                         args.classifier_steps, seed, sample_rate)
+            kept = None
+            for name in conditions:
+                condition = CONDITIONS[name]
+                synthetic = (made, fake_y) if condition.synthetic_share else None
+                if condition.filtered:
+                    synthetic = (made[kept], fake_y[kept])
+                model = train_classifier((real_w, real_y), synthetic, inputs, condition.classic,
+                                         args.classifier_steps, seed, sample_rate, condition.synthetic_share)
+                if name == "real only":
+                    kept = heard_as_asked(model, inputs, made, fake_y)
                 score = accuracy(model, inputs, test_w, test_y)
-                results.setdefault((per_digit, condition), []).append(score)
-                print(f"{per_digit} per digit, seed {seed}, {condition}: test accuracy {score:.3f}", flush=True)
-    print(f"\n| real clips per digit | {' | '.join(CONDITIONS)} |")
-    print("|---:|" + "---:|" * len(CONDITIONS))
+                results.setdefault((per_digit, name), []).append(score)
+                note = f" ({int(kept.sum())} of {len(kept)} GAN clips kept)" if condition.filtered else ""
+                print(f"{per_digit} per digit, seed {seed}, {name}: test accuracy {score:.3f}{note}", flush=True)
+    conditions = [c for c in conditions if c in args.conditions]
+    print(f"\n| real clips per digit | {' | '.join(conditions)} |")
+    print("|---:|" + "---:|" * len(conditions))
     for per_digit in args.per_digit:
         cells = []
-        for condition in CONDITIONS:
+        for condition in conditions:
             scores = results[(per_digit, condition)]
             spread = statistics.stdev(scores) if len(scores) > 1 else math.nan
             cells.append(f"{statistics.mean(scores):.3f} +- {spread:.3f}")
