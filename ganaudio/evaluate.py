@@ -58,7 +58,7 @@ from ganaudio.errors import UserError
 from ganaudio.features import MelFeatures
 from ganaudio.vocoder import GriffinLimVocoder, Vocoder, vocode
 
-CLASSIFIER_FORMAT = 4  # bump when the classifier, its features or its training change
+CLASSIFIER_FORMAT = 5  # bump when the classifier, its features or its training change
 INCEPTION_SPLITS = 10  # inception score splits, as in Salimans et al. 2016
 SILENT_RMS_DB = -45.0  # a clip quieter than this (RMS, dBFS) is silent: real FSDD speech is ~-20
 CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past full scale is clipped
@@ -172,6 +172,8 @@ class Scores:
     precision: float
     recall: float
     label_spread: dict[str, float]  # per label, or "all" for an unconditional model
+    # per label: the share of its samples the classifier hears as that label (conditional models)
+    label_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def least_varied(self) -> tuple[str, float] | None:
         """The label with the least spread, and its spread."""
@@ -224,6 +226,9 @@ class Evaluation:
         if len(self.generated.label_spread) > 1:
             lines.append("Spread per label, generated: " + ", ".join(
                 f"{name} {value:.2f}" for name, value in self.generated.label_spread.items()))
+        if self.generated.label_accuracy:
+            lines.append("Accuracy per label, generated: " + ", ".join(
+                f"{name} {value:.2f}" for name, value in self.generated.label_accuracy.items()))
         return "\n".join(lines)
 
 
@@ -317,6 +322,7 @@ class Reference:
             samples = torch.stack([self.normalize(w) for w in samples])
         probabilities, embeddings = self.classify(samples)
         accuracy = None if labels is None else float((probabilities.argmax(1) == labels.cpu()).float().mean())
+        label_accuracy = {} if labels is None else accuracy_per_label(probabilities, labels.cpu(), self.label_names)
         is_mean, is_std = inception_score(probabilities)
         nn_distance = float(nearest_distances(embeddings, self.train_embeddings).mean())
         statistics = self.statistics(samples)
@@ -328,7 +334,8 @@ class Reference:
                       signal_frechet_distance=frechet_distance(statistics, real.statistics),
                       precision=precision, recall=recall,
                       label_spread=label_spreads(statistics, None if labels is None else labels.cpu(),
-                                                 real.statistics, real.labels, self.label_names))
+                                                 real.statistics, real.labels, self.label_names),
+                      label_accuracy=label_accuracy)
 
 
 def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
@@ -373,7 +380,8 @@ def _train_reference(recipe: Recipe, epochs: int) -> dict:
                   silent=silent_fraction(test_x) if audio else None, clipped=clipped_fraction(test_x) if audio else None,
                   signal_frechet_distance=frechet_distance(subset_statistics, test_statistics),
                   precision=precision, recall=recall,
-                  label_spread=label_spreads(subset_statistics, train_y[subset], test_statistics, test_y, names))
+                  label_spread=label_spreads(subset_statistics, train_y[subset], test_statistics, test_y, names),
+                  label_accuracy=accuracy_per_label(probabilities, test_y, names))
     return {"classifier": classifier.state_dict(), "sample_rate": inputs.sample_rate, "mean": inputs.mean,
             "std": inputs.std, "label_names": names, "train_embeddings": train_embeddings,
             "heldout_nn_distance": nn_distance, "real": dataclasses.asdict(real),
@@ -485,6 +493,13 @@ def _radii(points: torch.Tensor, k: int) -> torch.Tensor:
 def _inside(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
     """Whether each query lies in some centre's ball."""
     return torch.cat([(torch.cdist(chunk, centres) <= radii).any(dim=1) for chunk in queries.split(EMBED_BATCH)])
+
+
+def accuracy_per_label(probabilities: torch.Tensor, labels: torch.Tensor, names: list[str]) -> dict[str, float]:
+    """Per label asked for, the share of its samples heard as that label: a label that drifts
+    toward another shows here, where the mean accuracy hides it."""
+    heard = probabilities.argmax(1) == labels
+    return {name: float(heard[labels == k].float().mean()) for k, name in enumerate(names) if (labels == k).any()}
 
 
 def label_spreads(samples: torch.Tensor, labels: torch.Tensor | None, real: torch.Tensor, real_labels: torch.Tensor,
@@ -620,6 +635,8 @@ def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], v
         least = scores.least_varied()
         if least is not None:
             figures["eval/least_label_spread"] = least[1]
+        if scores.label_accuracy:
+            figures["eval/least_label_accuracy"] = min(scores.label_accuracy.values())
         return figures
 
     return evaluate

@@ -56,6 +56,7 @@ def test_real_clips_score_near_the_reference_and_noise_scores_badly(recipe):
     # the classifier-free figures, on the signal statistics
     assert real.signal_frechet_distance < 3 * reference.real.signal_frechet_distance + 1.0
     assert real.precision >= 0.8 and real.recall >= 0.8
+    assert set(real.label_accuracy) == set("aeiou") and min(real.label_accuracy.values()) >= 0.7
     # a vowel with fewer than 5 held-out clips has no spread to divide by: left out
     assert set(real.label_spread) <= set("aeiou") and len(real.label_spread) >= 3
     assert 0.5 < real.least_varied()[1] < 2
@@ -71,6 +72,9 @@ def test_real_clips_score_near_the_reference_and_noise_scores_badly(recipe):
     repeated = clips.waveforms[train][torch.tensor([int(torch.nonzero(clips.labels[train] == k)[0]) for k in range(5)])]
     one_each = reference.score(repeated.repeat(6, 1), torch.arange(5).repeat(6))
     assert one_each.precision == 1.0 and one_each.recall <= 0.5
+    # every clip asked for as "a" is an "e": the mean accuracy drops by a fifth, "a" drops to 0
+    drifted = reference.score(repeated[torch.tensor([1, 1, 2, 3, 4])].repeat(6, 1), torch.arange(5).repeat(6))
+    assert drifted.label_accuracy["a"] == 0 and drifted.label_accuracy["e"] == 1.0
     assert max(one_each.label_spread.values()) < 1e-6
 
 
