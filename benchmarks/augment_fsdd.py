@@ -31,6 +31,7 @@ import argparse
 import dataclasses
 import math
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -44,7 +45,6 @@ from ganaudio.evaluate import ClassifierInputs, ReferenceCNN
 from ganaudio.features import MelFeatures, fit_statistics
 from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +91,7 @@ def train_classifier(real: tuple, synthetic: tuple | None, inputs: ClassifierInp
         index = torch.randint(len(real[0]), (32,), generator=batches)
         batch, labels = real[0][index], real[1][index]
         if fake:
-            extra = torch.randint(len(synthetic[0]), (fake,), generator=draws)
+            extra = draw_balanced(synthetic[1], fake, draws)
             batch = torch.cat([batch[:32 - fake], synthetic[0][extra]])
             labels = torch.cat([labels[:32 - fake], synthetic[1][extra]])
         if augment:
@@ -101,6 +101,15 @@ def train_classifier(real: tuple, synthetic: tuple | None, inputs: ClassifierInp
         loss.backward()
         optimizer.step()
     return model.eval()
+
+
+def draw_balanced(labels: torch.Tensor, count: int, rng: torch.Generator) -> torch.Tensor:
+    """`count` indices: a label at random among those present, then one of its clips, so that
+    filtering out most clips of one digit leaves every digit as often in the batches."""
+    present = labels.unique()
+    chosen = present[torch.randint(len(present), (count,), generator=rng)]
+    return torch.stack([(i := torch.nonzero(labels == k).flatten())[torch.randint(len(i), (), generator=rng)]
+                        for k in chosen])
 
 
 @torch.no_grad()
@@ -135,9 +144,13 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
               seed: int) -> torch.Tensor:
     """The waveforms of --synthetic-per-digit clips per digit from a GAN trained on these
     clips alone, digit by digit; read from --gan-cache when an earlier run kept them."""
-    cached = args.gan_cache / f"{per_digit}-per-digit-seed{seed}-{args.gan_minutes}min.pt" if args.gan_cache else None
+    name = f"{per_digit}-per-digit-seed{seed}-{args.gan_minutes}min-{args.synthetic_per_digit}-made.pt"
+    cached = args.gan_cache / name if args.gan_cache else None
     if cached is not None and cached.is_file():
-        return torch.load(cached)
+        saved = torch.load(cached)
+        if saved["data"] != str(Path(args.data).resolve()):
+            sys.exit(f"{cached}: made from {saved['data']}, not {args.data}: give another --gan-cache")
+        return saved["waveforms"]
     with tempfile.TemporaryDirectory() as run_dir:
         checkpoint = train_gan(recipe, real_w, real_y, args.gan_minutes, seed, Path(run_dir))
         made = Synthesizer.from_checkpoint(checkpoint).generate(
@@ -145,7 +158,7 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
             seed=seed).samples
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(made, cached)
+        torch.save({"waveforms": made, "data": str(Path(args.data).resolve())}, cached)
     return made
 
 
@@ -175,7 +188,9 @@ def main() -> None:
     test_w, test_y = clips.waveforms[~is_train], clips.labels[~is_train]
     assert clips.label_names == [str(d) for d in range(10)]
     sample_rate = recipe.features.sample_rate
-    conditions = ["real only", *(c for c in args.conditions if c != "real only")]  # the filter needs real only
+    conditions = list(args.conditions)
+    if any(CONDITIONS[c].filtered for c in conditions) and "real only" not in conditions:
+        conditions.insert(0, "real only")  # its classifier is the filter
     results: dict[tuple[int, str], list[float]] = {}
     for per_digit in args.per_digit:
         for seed in args.seeds:
@@ -190,6 +205,9 @@ def main() -> None:
                 condition = CONDITIONS[name]
                 synthetic = (made, fake_y) if condition.synthetic_share else None
                 if condition.filtered:
+                    if not kept.any():
+                        print(f"{per_digit} per digit, seed {seed}, {name}: skipped, the filter kept no GAN clip")
+                        continue
                     synthetic = (made[kept], fake_y[kept])
                 model = train_classifier((real_w, real_y), synthetic, inputs, condition.classic,
                                          args.classifier_steps, seed, sample_rate, condition.synthetic_share)
@@ -197,7 +215,8 @@ def main() -> None:
                     kept = heard_as_asked(model, inputs, made, fake_y)
                 score = accuracy(model, inputs, test_w, test_y)
                 results.setdefault((per_digit, name), []).append(score)
-                note = f" ({int(kept.sum())} of {len(kept)} GAN clips kept)" if condition.filtered else ""
+                note = (f" (GAN clips kept per digit: {fake_y[kept].bincount(minlength=10).tolist()} of "
+                        f"{args.synthetic_per_digit})") if condition.filtered else ""
                 print(f"{per_digit} per digit, seed {seed}, {name}: test accuracy {score:.3f}{note}", flush=True)
     conditions = [c for c in conditions if c in args.conditions]
     print(f"\n| real clips per digit | {' | '.join(conditions)} |")
@@ -205,9 +224,9 @@ def main() -> None:
     for per_digit in args.per_digit:
         cells = []
         for condition in conditions:
-            scores = results[(per_digit, condition)]
+            scores = results.get((per_digit, condition), [])
             spread = statistics.stdev(scores) if len(scores) > 1 else math.nan
-            cells.append(f"{statistics.mean(scores):.3f} +- {spread:.3f}")
+            cells.append(f"{statistics.mean(scores):.3f} +- {spread:.3f}" if scores else "-")
         print(f"| {per_digit} | " + " | ".join(cells) + " |")
 
 

@@ -17,8 +17,8 @@ layers). Its softmax and 64-d penultimate embedding give every figure:
 
 A second embedding that nothing is trained on or tuned to (`SignalStatistics`: MFCC and
 loudness-envelope statistics for audio, the image averaged down to 7x7 for images) gives the
-figures that do not depend on the classifier, which a kit of 50 clips cannot train well and
-whose Frechet distance picks best.pt:
+figures that do not depend on the classifier (which a kit of 50 clips cannot train well, and
+whose Frechet distance picks best.pt):
 
 - a second Frechet distance;
 - improved precision and recall (Kynkaanniemi et al. 2019): the share of samples inside the
@@ -167,7 +167,8 @@ class Scores:
     nearest_neighbour_ratio: float
     silent: float | None  # None for images
     clipped: float | None
-    # on the signal statistics, against the real held-out samples (see the module's docstring)
+    # on the signal statistics, against the real samples scored against (held-out by default;
+    # the selection clips during training; see the module's docstring)
     signal_frechet_distance: float
     precision: float
     recall: float

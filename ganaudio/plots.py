@@ -106,6 +106,7 @@ def loss_curves(metrics: list[dict], path: Path | str) -> Path:
 EVALUATION_TITLES = {"eval/frechet_distance": "Frechet distance", "eval/accuracy": "label accuracy",
                      "eval/inception_score": "inception score", "eval/recall": "recall (signal statistics)",
                      "eval/least_label_spread": "least label spread (signal statistics)",
+                     "eval/least_label_accuracy": "least label accuracy",
                      "eval/stft_distance": "multi-resolution STFT distance", "eval/log_mel_distance": "log-mel distance"}
 
 

@@ -254,7 +254,8 @@ def test_training_evaluates_logs_plots_and_keeps_the_best(evaluated_run):
     evaluations = [row for row in rows if "eval/frechet_distance" in row]
     assert [row["step"] for row in evaluations] == [2, 4]
     assert {"eval/accuracy", "eval/inception_score", "eval/nearest_neighbour_ratio", "eval/silent",
-            "eval/signal_frechet_distance", "eval/precision", "eval/recall", "eval/least_label_spread"} <= set(evaluations[0])
+            "eval/signal_frechet_distance", "eval/precision", "eval/recall", "eval/least_label_spread",
+            "eval/least_label_accuracy"} <= set(evaluations[0])
     best = min(evaluations, key=lambda row: row["eval/frechet_distance"])
     state = load_checkpoint(run / BEST)
     assert state["step"] == best["step"] == trainer.best_step
