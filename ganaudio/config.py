@@ -557,6 +557,7 @@ SIZE_LIMITS = {
     "data.num_clips": 100_000, "features.sample_rate": 192_000, "features.n_fft": 16_384,
     "features.clip_seconds": 60.0, "features.griffin_lim_iters": 10_000, "model.latent_dim": 4096,
     "model.width": 4096, "model.max_width": 4096, "model.depth": 12, "model.kernel_size": 63,
+    "model.generator_convs": 64,
     "train.batch_size": 65_536, "train.critic_steps": 100, "train.eval_samples": 100_000,
     "output.grid_samples": 1024, "output.wav_samples": 1024, "train.steps": 10 ** 9,
     "vocoder.width": 4096, "vocoder.blocks": 64, "vocoder.kernel_size": 63, "vocoder.griffin_lim_iters": 10_000,
