@@ -472,9 +472,16 @@ def precision_recall(samples: torch.Tensor, real: torch.Tensor, k: int = NEIGHBO
     shrink as a set grows, so the larger set is cut (fixed seed) to the smaller one's size."""
     size = min(len(samples), len(real))
     samples, real = (_first_of_shuffled(points.double(), size) for points in (samples, real))
-    precision = _inside(samples, real, _radii(real, k)).double().mean()
-    recall = _inside(real, samples, _radii(samples, k)).double().mean()
+    precision = inside_manifold(samples, real, k).double().mean()
+    recall = inside_manifold(real, samples, k).double().mean()
     return float(precision), float(recall)
+
+
+def inside_manifold(queries: torch.Tensor, points: torch.Tensor, k: int = NEIGHBOURS) -> torch.Tensor:
+    """Whether each query lies in `points`' manifold: the union of balls around each point
+    reaching its k-th nearest neighbour among them (recall per real clip, when the queries are
+    real clips and the points samples)."""
+    return _inside(queries, points, _radii(points, k))
 
 
 def _first_of_shuffled(points: torch.Tensor, size: int) -> torch.Tensor:
