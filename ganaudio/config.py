@@ -200,16 +200,6 @@ class ModelConfig:
     # else it must divide each process's batch. On the drum kit (3 seeds, BENCHMARKS.md) it did
     # not help: recall 0.46 +- 0.12 against 0.57 +- 0.02 without it in 12 minutes.
     minibatch_std: int = 0
-    # How the generator doubles its resolution: "transposed", a 4-wide stride-2 transposed
-    # convolution (DCGAN/SpecGAN); "nearest", nearest-neighbour upsampling then a
-    # kernel_size convolution (Odena et al. 2016), which cannot make checkerboard patterns.
-    upsample: Literal["transposed", "nearest"] = "transposed"
-    # Residual kernel_size convolutions at the generator's full resolution, before its output
-    # layer: more layers where the detail is drawn, for few parameters. 0: none.
-    generator_convs: int = 0
-    # StyleGAN's noise injection: per-position Gaussian noise added after each generator block,
-    # scaled by a learned per-channel weight that starts at 0, for detail z need not encode.
-    noise: bool = False
 
     def validate(self, path: str) -> None:
         for key in ("latent_dim", "width", "max_width", "kernel_size", "label_embedding_std"):
@@ -217,7 +207,6 @@ class ModelConfig:
         _require(self.kernel_size % 2 == 1, f"{path}.kernel_size", "must be odd")
         _require(self.max_width >= self.width, f"{path}.max_width", f"must be >= width ({self.width})")
         _require(self.depth is None or self.depth >= 1, f"{path}.depth", "must be >= 1 (or null for auto)")
-        _require(self.generator_convs >= 0, f"{path}.generator_convs", "must be >= 0")
         _require(self.minibatch_std != 1 and self.minibatch_std >= 0, f"{path}.minibatch_std",
                  "must be 0 (off) or a group of 2 or more samples")
 
@@ -557,7 +546,6 @@ SIZE_LIMITS = {
     "data.num_clips": 100_000, "features.sample_rate": 192_000, "features.n_fft": 16_384,
     "features.clip_seconds": 60.0, "features.griffin_lim_iters": 10_000, "model.latent_dim": 4096,
     "model.width": 4096, "model.max_width": 4096, "model.depth": 12, "model.kernel_size": 63,
-    "model.generator_convs": 64,
     "train.batch_size": 65_536, "train.critic_steps": 100, "train.eval_samples": 100_000,
     "output.grid_samples": 1024, "output.wav_samples": 1024, "train.steps": 10 ** 9,
     "vocoder.width": 4096, "vocoder.blocks": 64, "vocoder.kernel_size": 63, "vocoder.griffin_lim_iters": 10_000,

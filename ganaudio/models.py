@@ -61,7 +61,7 @@ class Generator(nn.Module):
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, int, int], num_classes: int):
         super().__init__()
         out_channels, height, width = sample_shape
-        conv, _, _ = layers_for(config)
+        conv, conv_transposed, norm = layers_for(config)
         self.one_d = config.conv == "1d"
         self.depth = resolve_depth(config, height, width)
         self.latent_dim = config.latent_dim
@@ -74,11 +74,11 @@ class Generator(nn.Module):
         in_features = config.latent_dim * (2 if num_classes else 1)
         self.dense = nn.Sequential(nn.Linear(in_features, math.prod(self.base)), nn.LeakyReLU(0.2))
         pad = config.kernel_size // 2
-        # One flat Sequential, so the default layers keep the parameter names of earlier files.
-        self.blocks = nn.Sequential(*(layer for level in range(self.depth - 1, -1, -1)
-                                      for layer in upsampling_layers(config, channels(config, level + 1),
-                                                                     channels(config, level))),
-                                    *refining_layers(config, channels(config, 0)))
+        blocks = []
+        for level in range(self.depth - 1, -1, -1):
+            blocks += [conv_transposed(channels(config, level + 1), channels(config, level), 4, stride=2, padding=1),
+                       norm(channels(config, level)), nn.LeakyReLU(0.2)]
+        self.blocks = nn.Sequential(*blocks)
         # 1-D: the last layer makes every mel bin of a frame at once, as one output channel each.
         self.to_image = nn.Sequential(conv(channels(config, 0), height * out_channels if self.one_d else out_channels,
                                            config.kernel_size, padding=pad), nn.Tanh())
@@ -90,51 +90,6 @@ class Generator(nn.Module):
         if self.one_d:
             return self.to_image(self.blocks(grid)).unsqueeze(1)
         return self.to_image(self.blocks(grid.contiguous(memory_format=torch.channels_last)))
-
-
-def upsampling_layers(config: ModelConfig, in_channels: int, out_channels: int) -> list[nn.Module]:
-    """Twice the resolution (model.upsample), batch norm, noise (model.noise), LeakyReLU."""
-    conv, conv_transposed, norm = layers_for(config)
-    pad = config.kernel_size // 2
-    if config.upsample == "nearest":
-        layers = [nn.Upsample(scale_factor=2, mode="nearest"), conv(in_channels, out_channels, config.kernel_size,
-                                                                     padding=pad)]
-    else:
-        layers = [conv_transposed(in_channels, out_channels, 4, stride=2, padding=1)]
-    layers.append(norm(out_channels))
-    if config.noise:
-        layers.append(NoiseInjection(out_channels))
-    layers.append(nn.LeakyReLU(0.2))
-    return layers
-
-
-def refining_layers(config: ModelConfig, width: int) -> list[nn.Module]:
-    """model.generator_convs residual convolutions at full resolution, before the output layer."""
-    conv, _, norm = layers_for(config)
-    return [Residual(conv(width, width, config.kernel_size, padding=config.kernel_size // 2), norm(width),
-                     *([NoiseInjection(width)] if config.noise else []), nn.LeakyReLU(0.2))
-            for _ in range(config.generator_convs)]
-
-
-class Residual(nn.Sequential):
-    """x + layers(x)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + super().forward(x)
-
-
-class NoiseInjection(nn.Module):
-    """h + weight[c] * n, with n ~ N(0, 1) drawn per sample and position and shared by the
-    channels (StyleGAN, Karras et al. 2019; written here as it is three lines). The weight
-    starts at 0, so a new model begins as the model without noise."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(channels))
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn(h.shape[0], 1, *h.shape[2:], device=h.device, dtype=h.dtype)
-        return h + self.weight.view(1, -1, *[1] * (h.dim() - 2)).to(h.dtype) * noise
 
 
 class MinibatchStd(nn.Module):
