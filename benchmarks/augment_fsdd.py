@@ -12,11 +12,13 @@ evaluate's, on its own log-mels) for the same number of steps under each conditi
 - real only;
 - real + classic augmentation (time shift, gain, noise, speed change: audiomentations'
   usual set, written here with torch ops so the benchmark needs nothing more);
-- real + `--synthetic-per-digit` GAN clips per digit, as a share of each batch (1/2 or 1/4);
+- real + `--synthetic-per-digit` GAN clips per digit, as a share of each batch (1/2, 1/4 or 1/8);
 - the same with only the GAN clips that the real-only classifier of that seed hears as the
   digit asked for ("filtered": what `ganaudio augment --filter` does with the evaluation
   classifier, which is also trained on the real clips alone);
-- real + GAN clips, all with classic augmentation.
+- real + GAN clips, all with classic augmentation;
+- real + GAN clips (1/2 of each batch) for the first half of the steps, real only after (a
+  schedule: the last steps learn from real clips alone).
 
 Accuracy is on all 300 held-out clips (takes 0-4, every speaker). The GAN sees only the few
 clips: its feature statistics are fitted on them too. Every condition trains for the same
@@ -52,12 +54,14 @@ class Condition:
     synthetic_share: float = 0.0  # of each batch of 32
     classic: bool = False  # classic augmentation of every clip in the batch
     filtered: bool = False  # only GAN clips the real-only classifier hears as the digit asked for
+    real_finish: float = 0.0  # the last share of the steps see real clips only (a schedule)
 
 
 CONDITIONS = {"real only": Condition(), "real + classic": Condition(classic=True),
               "real + GAN": Condition(0.5), "real + GAN + classic": Condition(0.5, classic=True),
               "real + GAN 1/4": Condition(0.25), "real + GAN filtered": Condition(0.5, filtered=True),
-              "real + GAN 1/4 filtered": Condition(0.25, filtered=True)}
+              "real + GAN 1/4 filtered": Condition(0.25, filtered=True), "real + GAN 1/8": Condition(0.125),
+              "real + GAN, real last half": Condition(0.5, real_finish=0.5)}
 
 
 def classic_augment(waveforms: torch.Tensor, rng: torch.Generator, sample_rate: int) -> torch.Tensor:
@@ -77,9 +81,10 @@ def classic_augment(waveforms: torch.Tensor, rng: torch.Generator, sample_rate: 
 
 
 def train_classifier(real: tuple, synthetic: tuple | None, inputs: ClassifierInputs, augment: bool, steps: int,
-                     seed: int, sample_rate: int, synthetic_share: float = 0.0) -> ReferenceCNN:
-    """Batches of 32: all real, or synthetic_share of them synthetic. Real batches, synthetic
-    draws and augmentation use separate generators, so every condition sees the same real batches."""
+                     seed: int, sample_rate: int, synthetic_share: float = 0.0, real_finish: float = 0.0) -> ReferenceCNN:
+    """Batches of 32: all real, or synthetic_share of them synthetic until the last real_finish
+    of the steps. Real batches, synthetic draws and augmentation use separate generators, so
+    every condition sees the same real batches."""
     torch.manual_seed(seed)
     model = ReferenceCNN(10)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -87,10 +92,10 @@ def train_classifier(real: tuple, synthetic: tuple | None, inputs: ClassifierInp
     draws = torch.Generator().manual_seed(seed + 2)
     fake = round(32 * synthetic_share) if synthetic is not None else 0
     model.train()
-    for _ in range(steps):
+    for step in range(steps):
         index = torch.randint(len(real[0]), (32,), generator=batches)
         batch, labels = real[0][index], real[1][index]
-        if fake:
+        if fake and step < steps * (1 - real_finish):
             extra = draw_balanced(synthetic[1], fake, draws)
             batch = torch.cat([batch[:32 - fake], synthetic[0][extra]])
             labels = torch.cat([labels[:32 - fake], synthetic[1][extra]])
@@ -210,7 +215,8 @@ def main() -> None:
                         continue
                     synthetic = (made[kept], fake_y[kept])
                 model = train_classifier((real_w, real_y), synthetic, inputs, condition.classic,
-                                         args.classifier_steps, seed, sample_rate, condition.synthetic_share)
+                                         args.classifier_steps, seed, sample_rate, condition.synthetic_share,
+                                         condition.real_finish)
                 if name == "real only":
                     kept = heard_as_asked(model, inputs, made, fake_y)
                 score = accuracy(model, inputs, test_w, test_y)
