@@ -29,10 +29,10 @@ whose Frechet distance picks best.pt):
 
 The trainer's evaluations (which pick best.pt) compare with a fixed subset of the real
 training clips; `ganaudio evaluate` compares with the real held-out clips, which no training
-run and no choice of checkpoint has seen. Every figure comes with the same figure for real held-out data (for Frechet distance: real
-training vs real held-out samples of the same number), and for audio with real held-out clips
-sent through the GAN's own features and vocoder, which is the best a perfect generator could
-score through that vocoder.
+run and no choice of checkpoint has seen. Every figure comes with the same figure for real
+held-out data (for Frechet distance: real training vs real held-out samples of the same
+number), and for audio with real held-out clips sent through the GAN's own features and
+vocoder, which is the best a perfect generator could score through that vocoder.
 """
 
 from __future__ import annotations
