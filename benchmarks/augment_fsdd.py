@@ -118,9 +118,14 @@ def draw_balanced(labels: torch.Tensor, count: int, rng: torch.Generator) -> tor
 
 
 @torch.no_grad()
+def heard_as_asked(model: ReferenceCNN, inputs: ClassifierInputs, waveforms: torch.Tensor,
+                   labels: torch.Tensor) -> torch.Tensor:
+    """Per clip, whether the classifier hears it as its label."""
+    return torch.cat([model(inputs(chunk)).argmax(1) for chunk in waveforms.split(256)]) == labels
+
+
 def accuracy(model: ReferenceCNN, inputs: ClassifierInputs, waveforms, labels) -> float:
-    predicted = torch.cat([model(inputs(chunk)).argmax(1) for chunk in waveforms.split(256)])
-    return float((predicted == labels).float().mean())
+    return float(heard_as_asked(model, inputs, waveforms, labels).float().mean())
 
 
 def few_clips(labels: torch.Tensor, per_digit: int, seed: int) -> torch.Tensor:
@@ -165,12 +170,6 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
         cached.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"waveforms": made, "data": str(Path(args.data).resolve())}, cached)
     return made
-
-
-@torch.no_grad()
-def heard_as_asked(model: ReferenceCNN, inputs: ClassifierInputs, waveforms: torch.Tensor,
-                   labels: torch.Tensor) -> torch.Tensor:
-    return torch.cat([model(inputs(chunk)).argmax(1) for chunk in waveforms.split(256)]) == labels
 
 
 def main() -> None:

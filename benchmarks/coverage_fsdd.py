@@ -7,9 +7,9 @@ speaker, beside real training clips' recall of the same held-out clips.
 Recall (Kynkaanniemi et al. 2019, on `ganaudio evaluate`'s signal statistics) is the share of
 real held-out clips inside the generated clips' manifold. Split by the speaker of each held-out
 clip ({digit}_{speaker}_{take}.wav), it says whether a low recall is a few voices the model
-never makes, or every voice covered thinly. The generated set is cut to the held-out split's
-size (300), as `ganaudio evaluate` does; the real row is 300 training clips (the real-vs-real
-column of `ganaudio evaluate`).
+never makes, or every voice covered thinly. Each generated set is as large as the held-out
+split (300), as `ganaudio evaluate`'s is by default; the real row is 300 training clips (the
+real-vs-real column of `ganaudio evaluate`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ def main() -> None:
     rows = {"real training clips": [inside_manifold(heldout, reference.selection.statistics)]}
     for seed in args.seeds:
         made = synthesizer.generate(len(heldout), seed=seed, level=False)
-        levelled = torch.stack([reference.normalize(w) for w in made.samples])
-        generated = reference.statistics(levelled)
+        generated = reference.statistics(reference.level(made.samples))
         rows.setdefault("generated", []).append(inside_manifold(heldout, generated))
     print(f"decoder: {synthesizer.vocoder.description}; seeds {args.seeds}; held-out clips per speaker: "
           + ", ".join(f"{n} {speakers.count(n)}" for n in names))

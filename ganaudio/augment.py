@@ -201,7 +201,7 @@ def quality_filter(synthetic: SyntheticClips, recipe: Recipe) -> torch.Tensor:
     keep = []
     for start in range(0, len(synthetic), CLIPS_PER_CALL):
         items = [synthetic[i] for i in range(start, min(start + CLIPS_PER_CALL, len(synthetic)))]
-        waveforms = torch.stack([reference.normalize(w) for w, _ in items])
+        waveforms = reference.level(torch.stack([w for w, _ in items]))
         probabilities, _ = reference.classify(waveforms)
         keep.append(probabilities.argmax(dim=1) == torch.stack([label for _, label in items]))
     return torch.cat(keep)

@@ -304,6 +304,10 @@ class Reference:
             raise UserError(f"{model}: the model's labels ({', '.join(model_labels)}) are not the data's "
                             f"({', '.join(self.label_names)}); pass the data it was trained on with --data")
 
+    def level(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """Clips (n, samples) levelled as the data pipeline levelled the real ones."""
+        return torch.stack([self.normalize(w) for w in waveforms])
+
     @torch.no_grad()
     def classify(self, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(class probabilities, embeddings) of waveforms (audio) or images (n, 1, h, w)."""
@@ -320,7 +324,7 @@ class Reference:
         silent = clipped = None
         if self.is_audio:
             silent, clipped = silent_fraction(samples), clipped_fraction(samples)
-            samples = torch.stack([self.normalize(w) for w in samples])
+            samples = self.level(samples)
         probabilities, embeddings = self.classify(samples)
         accuracy = None if labels is None else float((probabilities.argmax(1) == labels.cpu()).float().mean())
         label_accuracy = {} if labels is None else accuracy_per_label(probabilities, labels.cpu(), self.label_names)
