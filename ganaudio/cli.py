@@ -226,10 +226,10 @@ def run_train(args: argparse.Namespace) -> int:
         preview = make_preview(recipe, dataset.feature_state, dataset.label_names, decoder)
         evaluate, evaluation_off = None, None
         if recipe.train.eval_every and shard.is_main and not args.dry_run:
-            from ganaudio.evaluate import training_evaluator
+            from ganaudio.evaluate import TrainingEvaluator
 
             try:
-                evaluate = training_evaluator(recipe, dataset.feature_state, decoder)
+                evaluate = TrainingEvaluator(recipe, dataset.feature_state, decoder)
             except UserError as err:  # unlabelled data, or none held out: train without it
                 evaluation_off = f"evaluation during training is off: {err}"
         trainer = Trainer(recipe, dataset, run_dir, preview=preview, evaluate=evaluate)

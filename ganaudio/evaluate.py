@@ -627,21 +627,30 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     return evaluation
 
 
-def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], vocoder: Vocoder | None = None
-                       ) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
+class TrainingEvaluator:
     """The trainer's callback: GAN samples (n, 1, h, w) and their labels -> `eval/...` figures
     against the reference's selection clips (real training clips, so the held-out split stays
-    unseen by model selection), audio decoded by `vocoder` (default: Griffin-Lim)."""
+    unseen by model selection), audio decoded by `vocoder` (default: Griffin-Lim).
 
-    reference = Reference.for_recipe(recipe)
-    decoder = None
-    if reference.is_audio:
-        decoder = vocoder or GriffinLimVocoder(MelFeatures.from_state_dict(recipe.features, feature_state))
+    `measure` names what the figures are comparable under; best.pt keeps it, so a run resumed
+    under another measure (another decoder, or best.pt from before selection clips) does not
+    compare its figures with one they cannot be compared with (loop.py)."""
 
-    def evaluate(samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        if decoder is not None:
-            samples = vocode(decoder, samples)
-        scores = reference.score(samples, labels if recipe.model.conditional else None, against=reference.selection)
+    def __init__(self, recipe: Recipe, feature_state: dict[str, torch.Tensor], vocoder: Vocoder | None = None):
+        self.reference = Reference.for_recipe(recipe)
+        self.conditional = recipe.model.conditional
+        self.decoder = None
+        if self.reference.is_audio:
+            self.decoder = vocoder or GriffinLimVocoder(MelFeatures.from_state_dict(recipe.features, feature_state))
+        what = "clips" if self.reference.is_audio else "images"
+        decoded = f", decoded by {self.decoder.description}" if self.decoder is not None else ""
+        self.measure = (f"with evaluation classifier format {CLASSIFIER_FORMAT}, against {len(self.reference.selection.labels)} "
+                        f"training {what}{decoded}")
+
+    def __call__(self, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        if self.decoder is not None:
+            samples = vocode(self.decoder, samples)
+        scores = self.reference.score(samples, labels if self.conditional else None, against=self.reference.selection)
         figures = {f"eval/{key}": value for key, value in dataclasses.asdict(scores).items()
                    if isinstance(value, float)}
         least = scores.least_varied()
@@ -650,6 +659,4 @@ def training_evaluator(recipe: Recipe, feature_state: dict[str, torch.Tensor], v
         if scores.label_accuracy:
             figures["eval/least_label_accuracy"] = min(scores.label_accuracy.values())
         return figures
-
-    return evaluate
 

@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -165,11 +166,12 @@ class TrainingLoop:
                  schedule: Schedule, shard: Shard, device: torch.device,
                  preview: Callable[[int], None] | None = None,
                  evaluate: Callable[[], dict[str, float]] | None = None, best_by: str = "eval/frechet_distance",
-                 progress: dict[str, str] | None = None, kind: str = KIND):
+                 progress: dict[str, str] | None = None, kind: str = KIND, measure: str = ""):
         self.state, self.step, self.run, self.schedule = state, step, run, schedule
         self.shard, self.device, self.preview, self.evaluate = shard, device, preview, evaluate
         self.best_by, self.progress = best_by, progress or {}
         self.kind = kind  # the kind of checkpoint state_dict() makes (checkpoint.py), for reading best.pt
+        self.measure = measure  # what evaluate()'s figures compare under; best.pt keeps it
         self.guard = NanGuard(state, run, schedule.on_nan, shard)
         self.evaluations: list[dict[str, float]] = []  # one row per evaluation, with its step
         self.best_score, self.best_step = math.inf, None  # best_by and step of best.pt
@@ -285,7 +287,7 @@ class TrainingLoop:
         self.evaluations = [r for r in self.evaluations if r["step"] != step] + [row]
         if row[self.best_by] < self.best_score:
             self.best_score, self.best_step = row[self.best_by], step
-            self.run.save_best(step, {**self.state.state_dict(), "evaluation": row})
+            self.run.save_best(step, {**self.state.state_dict(), "evaluation": row, "measure": self.measure})
         self.run.plot_evaluation(sorted(self.evaluations, key=lambda r: r["step"]), self.best_by)
         return row
 
@@ -310,6 +312,22 @@ class TrainingLoop:
             # A best.pt newer than the checkpoint resumed from (the run went on after its last
             # checkpoint) is kept: it is still the best model this run has made.
             saved = load_checkpoint(best, kinds=(self.kind,))
+            if self.evaluate is not None and saved.get("measure", "") != self.measure:
+                self.set_aside_best(saved)
+                return
             self.best_score, self.best_step = float(saved["evaluation"][self.best_by]), int(saved["step"])
             if self.best_step > step:
                 self.evaluations.append(dict(saved["evaluation"]))
+
+    def set_aside_best(self, saved: dict[str, Any]) -> None:
+        """best.pt was scored under another measure (an older ganaudio, another decoder): its
+        figure cannot be compared with this run's, so it is renamed, not overwritten by the next
+        evaluation or kept over better weights; the curves start again with this measure."""
+        self.evaluations = []
+        if not self.shard.is_main:
+            return
+        kept = self.run.best_file.with_name(f"best-step{int(saved['step']):07d}-earlier-measure.pt")
+        self.run.best_file.replace(kept)
+        print(f"ganaudio: {self.run.best_file} was scored {saved.get('measure') or 'by an earlier ganaudio'}, and "
+              f"this run scores {self.measure or 'otherwise'}: renamed it {kept.name}; best.pt is chosen again",
+              file=sys.stderr)

@@ -24,7 +24,8 @@ from ganaudio.runtime import join_process_group, use_bf16
 
 # (samples (n, 1, H, W) in [-1, 1], label indices (n,), file stem without extension) -> None
 Preview = Callable[[torch.Tensor, torch.Tensor, Path], None]
-# (samples, label indices) -> {"eval/frechet_distance": ..., ...}: evaluate.training_evaluator
+# (samples, label indices) -> {"eval/frechet_distance": ..., ...}: evaluate.TrainingEvaluator, whose
+# `measure` names what its figures compare under (another callable: "")
 Evaluate = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
 BEST_BY = "eval/frechet_distance"  # lower is better
 EVAL_SEED = 1  # the same latents at every evaluation, so the figures move with the weights only
@@ -70,7 +71,8 @@ class Trainer:
         self.preview, self.evaluate = preview, evaluate
         self.loop = TrainingLoop(self.state, self.train_step, self.run, cfg, self.shard, self.device,
                                  preview=self.write_preview if preview else None,
-                                 evaluate=self.score if evaluate else None, best_by=BEST_BY, progress=PROGRESS)
+                                 evaluate=self.score if evaluate else None, best_by=BEST_BY, progress=PROGRESS,
+                                 measure=getattr(evaluate, "measure", ""))
 
     @property
     def step(self) -> int:

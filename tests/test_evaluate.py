@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset, read_audio_clips
 from ganaudio.errors import UserError
 from ganaudio.evaluate import (Reference, clipped_fraction, frechet_distance, inception_score, label_spreads,
-                               precision_recall, SignalStatistics, silent_fraction, training_evaluator)
+                               precision_recall, SignalStatistics, silent_fraction, TrainingEvaluator)
 from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
 from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
@@ -91,8 +92,9 @@ def test_model_selection_never_sees_the_held_out_clips(recipe):
     assert torch.equal(reference.selection.labels, clips.labels[train][evaluate_module.fixed_subset(int(train.sum()), 30)])
     # the same clips score differently against each set: the evaluator's figures are the selection's
     samples = clips.waveforms[train][:30]
-    evaluator = training_evaluator(recipe, {}, vocoder=IdentityDecoder())
+    evaluator = TrainingEvaluator(recipe, {}, vocoder=IdentityDecoder())
     figures = evaluator(samples, clips.labels[train][:30])
+    assert evaluator.measure.endswith("against 30 training clips, decoded by nothing (waveforms pass through)")
     against_selection = reference.score(samples, clips.labels[train][:30], against=reference.selection)
     against_heldout = reference.score(samples, clips.labels[train][:30])
     assert figures["eval/frechet_distance"] == against_selection.frechet_distance != against_heldout.frechet_distance
@@ -101,6 +103,8 @@ def test_model_selection_never_sees_the_held_out_clips(recipe):
 
 class IdentityDecoder:
     """A vocoder stand-in that hands its input back: the evaluator then scores waveforms."""
+
+    description = "nothing (waveforms pass through)"
 
     def __call__(self, samples: torch.Tensor) -> torch.Tensor:
         return samples
@@ -216,7 +220,7 @@ def evaluated_run(tmp_path_factory, shared_cache):
     run = tmp_path_factory.mktemp("run")
     recipe = voice_recipe(f"data.cache_dir={shared_cache}", "train.eval_every=2", "train.eval_samples=20")
     dataset = load_dataset(recipe)
-    trainer = Trainer(recipe, dataset, run, evaluate=training_evaluator(recipe, dataset.feature_state))
+    trainer = Trainer(recipe, dataset, run, evaluate=TrainingEvaluator(recipe, dataset.feature_state))
     trainer.fit()
     return run, trainer
 
@@ -346,3 +350,37 @@ def test_a_best_newer_than_the_resumed_checkpoint_is_kept(tmp_path):
     assert (resumed.loop.best_step, resumed.loop.best_score) == (3, 1.0)
     resumed.fit()  # step 3 again scores 4.0: best.pt stays the first run's step 3
     assert load_checkpoint(tmp_path / BEST)["evaluation"]["eval/frechet_distance"] == 1.0
+
+
+class MeasuredFake:
+    """A fake evaluator with a `measure`, like TrainingEvaluator's."""
+
+    def __init__(self, measure, distances):
+        self.measure, self.distances = measure, iter(distances)
+
+    def __call__(self, samples, labels):
+        return {"eval/frechet_distance": next(self.distances)}
+
+
+def test_a_best_scored_under_another_measure_is_set_aside_not_compared(tmp_path, capsys):
+    recipe = voice_recipe("train.eval_every=1", "train.steps=2", "train.checkpoint_every=1")
+    dataset = load_dataset(recipe)
+    Trainer(recipe, dataset, tmp_path, evaluate=MeasuredFake("against held-out clips", [5.0, 1.0])).fit()
+    longer = load_recipe("voice", [*VOICE, "train.eval_every=1", "train.steps=3"])
+    resumed = Trainer(longer, dataset, tmp_path, evaluate=MeasuredFake("against training clips", [4.0]))
+    resumed.resume()
+    assert "renamed it best-step0000002-earlier-measure.pt" in capsys.readouterr().err
+    assert resumed.loop.best_score == math.inf and resumed.loop.evaluations == []
+    resumed.fit()  # 4.0 is worse than the old 1.0, but the old figure was another measure's
+    best = load_checkpoint(tmp_path / BEST)
+    assert (best["step"], best["measure"]) == (3, "against training clips")
+    earlier = load_checkpoint(tmp_path / "best-step0000002-earlier-measure.pt")
+    assert earlier["evaluation"]["eval/frechet_distance"] == 1.0
+
+
+def test_a_resume_without_evaluation_leaves_best_alone(tmp_path):
+    recipe = voice_recipe("train.eval_every=1", "train.steps=2", "train.checkpoint_every=1")
+    dataset = load_dataset(recipe)
+    Trainer(recipe, dataset, tmp_path, evaluate=MeasuredFake("against training clips", [5.0, 1.0])).fit()
+    Trainer(load_recipe("voice", [*VOICE, "train.steps=3"]), dataset, tmp_path).resume()
+    assert load_checkpoint(tmp_path / BEST)["step"] == 2 and len(list(tmp_path.glob("best*.pt"))) == 1
