@@ -644,8 +644,8 @@ class TrainingEvaluator:
             self.decoder = vocoder or GriffinLimVocoder(MelFeatures.from_state_dict(recipe.features, feature_state))
         what = "clips" if self.reference.is_audio else "images"
         decoded = f", decoded by {self.decoder.description}" if self.decoder is not None else ""
-        self.measure = (f"with evaluation classifier format {CLASSIFIER_FORMAT}, against {len(self.reference.selection.labels)} "
-                        f"training {what}{decoded}")
+        self.measure = (f"with evaluation classifier format {CLASSIFIER_FORMAT}: {recipe.train.eval_samples} samples "
+                        f"against {len(self.reference.selection.labels)} training {what}{decoded}")
 
     def __call__(self, samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         if self.decoder is not None:

@@ -308,7 +308,7 @@ class TrainingLoop:
             self.run.trim_metrics(step)
         self.evaluations = [row for row in self.run.metrics() if self.best_by in row and row["step"] <= step]
         best = self.run.best_file
-        if best.is_file():
+        if best.is_file() and self.shard.is_main:  # only the main process evaluates
             # A best.pt newer than the checkpoint resumed from (the run went on after its last
             # checkpoint) is kept: it is still the best model this run has made.
             saved = load_checkpoint(best, kinds=(self.kind,))
@@ -324,10 +324,7 @@ class TrainingLoop:
         figure cannot be compared with this run's, so it is renamed, not overwritten by the next
         evaluation or kept over better weights; the curves start again with this measure."""
         self.evaluations = []
-        if not self.shard.is_main:
-            return
-        kept = self.run.best_file.with_name(f"best-step{int(saved['step']):07d}-earlier-measure.pt")
-        self.run.best_file.replace(kept)
+        kept = self.run.set_aside_best(int(saved["step"]))
         print(f"ganaudio: {self.run.best_file} was scored {saved.get('measure') or 'by an earlier ganaudio'}, and "
-              f"this run scores {self.measure or 'otherwise'}: renamed it {kept.name}; best.pt is chosen again",
-              file=sys.stderr)
+              f"this run scores {self.measure or 'otherwise'}: renamed it {kept.name}; the next evaluation "
+              f"writes best.pt again", file=sys.stderr)

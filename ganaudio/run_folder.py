@@ -6,6 +6,7 @@
     checkpoint-<step>.pt      the newest train.keep_checkpoints, each written atomically
     best.pt                   the checkpoint with the best evaluation (the GAN's Frechet distance,
                               the vocoder's round-trip STFT distance)
+    best-step<N>-earlier-measure.pt   a best.pt a resume set aside: scored under another measure
     evaluation.png, losses.png   curves
     events.out.tfevents.*     TensorBoard scalars, when tensorboard is installed
 
@@ -114,6 +115,17 @@ class RunFolder:
 
     def save_best(self, step: int, payload: dict[str, Any]) -> Path:
         return save_best_checkpoint(self.path, step, payload)
+
+    def set_aside_best(self, step: int) -> Path:
+        """Rename best.pt (of `step`) to best-step<step>-earlier-measure[-K].pt, a name no
+        file has yet, so one set aside earlier is never written over."""
+        stem, count = f"best-step{step:07d}-earlier-measure", 1
+        kept = self.path / f"{stem}.pt"
+        while kept.exists():
+            count += 1
+            kept = self.path / f"{stem}-{count}.pt"
+        self.best_file.rename(kept)
+        return kept
 
     def sample_stem(self, step: int) -> Path:
         """samples-<step>, which the preview callback completes with .png and -<i>-<label>.wav."""

@@ -20,6 +20,7 @@ from ganaudio.data import load_dataset, read_audio_clips
 from ganaudio.errors import UserError
 from ganaudio.evaluate import (Reference, clipped_fraction, frechet_distance, inception_score, label_spreads,
                                precision_recall, SignalStatistics, silent_fraction, TrainingEvaluator)
+from ganaudio.run_folder import RunFolder
 from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
 from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
@@ -384,3 +385,13 @@ def test_a_resume_without_evaluation_leaves_best_alone(tmp_path):
     Trainer(recipe, dataset, tmp_path, evaluate=MeasuredFake("against training clips", [5.0, 1.0])).fit()
     Trainer(load_recipe("voice", [*VOICE, "train.steps=3"]), dataset, tmp_path).resume()
     assert load_checkpoint(tmp_path / BEST)["step"] == 2 and len(list(tmp_path.glob("best*.pt"))) == 1
+
+
+def test_setting_best_aside_twice_at_one_step_keeps_both(tmp_path):
+    run = RunFolder(tmp_path)
+    for content in (b"first", b"second"):
+        run.best_file.write_bytes(content)
+        run.set_aside_best(7)
+    assert not run.best_file.exists()
+    assert (tmp_path / "best-step0000007-earlier-measure.pt").read_bytes() == b"first"
+    assert (tmp_path / "best-step0000007-earlier-measure-2.pt").read_bytes() == b"second"
