@@ -20,7 +20,8 @@ from torch.nn.parallel import DistributedDataParallel
 from ganaudio.config import Recipe
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.loop import apply_update
-from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
+from ganaudio.errors import UserError
+from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaudio.models import Critic, Generator, check_minibatch_groups, check_model_size
 from ganaudio.runtime import Shard, sync_batch_norms
 
@@ -158,6 +159,9 @@ class GanStep:
         self.samples, self.labels = samples, labels  # on the training device
         self.local_batch = shard.local_size(recipe.train.batch_size)
         check_minibatch_groups(recipe.model, self.local_batch)
+        if recipe.train.mode_seeking_weight and self.local_batch % 2:
+            raise UserError(f"train.mode_seeking_weight: pairs of samples need an even batch on each process, "
+                            f"not {self.local_batch} (train.batch_size over the processes)")
         self.augment = DiffAugment(recipe.train.diffaugment_shift, recipe.train.diffaugment_cutout, state.rng, shard)
 
     def __call__(self) -> dict[str, torch.Tensor]:
@@ -214,16 +218,23 @@ class GanStep:
         return {"critic/loss": total.detach(), **losses}
 
     def generator_step(self) -> dict[str, torch.Tensor]:
-        s = self.state
+        s, weight = self.state, self.train_config.mode_seeking_weight
         _, labels = self.random_batch()  # labels drawn from the data's class balance
+        if weight:  # the second half asks for the same labels as the first: pairs for mode seeking
+            labels = labels[:len(labels) // 2].repeat(2)
         cond = labels if s.num_classes else None
+        latents = self.random_latents(len(labels))
         # Frozen before its forward pass, so the backward pass skips the critic's weight gradients.
         s.critic.requires_grad_(False)
         with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.autocast):
-            fake = self.augment(s.generator_train(self.random_latents(len(labels)), cond))
+            fake = s.generator_train(latents, cond)
             # The critic itself: its gradients are not wanted here, so DDP must not wait for them.
-            losses = generator_loss(self.train_config.loss, s.critic(fake, cond).float())
+            losses = generator_loss(self.train_config.loss, s.critic(self.augment(fake), cond).float())
         total = losses.pop("total")
+        if weight:
+            seeking = mode_seeking_penalty(fake, latents)
+            total = total + weight * seeking.pop("total")
+            losses.update(seeking)
         s.opt_generator.zero_grad(set_to_none=True)
         total.backward()
         s.critic.requires_grad_(True)

@@ -246,6 +246,24 @@ def test_lazy_r1_runs_every_nth_critic_update_scaled_by_n(tmp_path):
         assert s["critic/loss"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
+def test_mode_seeking_pairs_labels_and_adds_its_weighted_term(tmp_path):
+    recipe = tiny_voice("train.mode_seeking_weight=2")
+    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
+    asked = []
+    trainer.state.generator.register_forward_hook(lambda module, inputs, output: asked.append(inputs[1]))
+    metrics = {k: float(v) for k, v in trainer.train_step.generator_step().items()}
+    assert torch.equal(asked[-1][:2], asked[-1][2:])  # both halves of the batch of 4 ask for the same labels
+    assert metrics["gen/loss"] == pytest.approx(metrics["gen/adv"] + 2 / metrics["gen/mode_ratio"], rel=1e-4)
+    plain = Trainer(tiny_voice(), load_dataset(recipe), tmp_path / "plain").train_step.generator_step()
+    assert "gen/mode_ratio" not in plain
+
+
+def test_mode_seeking_with_an_odd_batch_is_refused(tmp_path):
+    recipe = tiny_voice("train.mode_seeking_weight=1", "train.batch_size=3")
+    with pytest.raises(UserError, match="train.mode_seeking_weight"):
+        Trainer(recipe, load_dataset(recipe), tmp_path)
+
+
 def test_max_minutes_stops_early_with_a_checkpoint_of_the_last_step(tmp_path):
     recipe = tiny_voice("train.steps=1000", "train.max_minutes=0.0001", "train.log_every=1")
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
