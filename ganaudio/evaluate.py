@@ -644,6 +644,8 @@ class TrainingEvaluator:
             self.decoder = vocoder or GriffinLimVocoder(MelFeatures.from_state_dict(recipe.features, feature_state))
         what = "clips" if self.reference.is_audio else "images"
         decoded = f", decoded by {self.decoder.description}" if self.decoder is not None else ""
+        if hasattr(self.decoder, "weights_digest"):
+            decoded += f" with weights {self.decoder.weights_digest()}"
         self.measure = (f"with evaluation classifier format {CLASSIFIER_FORMAT}: {recipe.train.eval_samples} samples "
                         f"against {len(self.reference.selection.labels)} training {what}{decoded}")
 

@@ -26,6 +26,7 @@ Vocos-style network that learned it scored PESQ-NB 2.67 after 18 minutes against
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -157,6 +158,15 @@ class LearnedVocoder:
         self.sample_rate = features.config.sample_rate
         trained = f"trained {step:,} steps, " if step is not None else ""
         self.description = f"the learned vocoder ({trained}Griffin-Lim {n_iter} iterations)"
+
+    def weights_digest(self) -> str:
+        """A short SHA-256 of the network's weights: two vocoders with the same description
+        (steps, iterations) but other weights decode differently, and best.pt must tell them apart."""
+        digest = hashlib.sha256()
+        for name, value in self.net.state_dict().items():
+            digest.update(name.encode())
+            digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:12]
 
     def to(self, device: torch.device) -> "LearnedVocoder":
         self.net.to(device)

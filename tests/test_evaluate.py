@@ -20,9 +20,11 @@ from ganaudio.data import load_dataset, read_audio_clips
 from ganaudio.errors import UserError
 from ganaudio.evaluate import (Reference, clipped_fraction, frechet_distance, inception_score, label_spreads,
                                precision_recall, SignalStatistics, silent_fraction, TrainingEvaluator)
+from ganaudio.features import MelFeatures
 from ganaudio.run_folder import RunFolder
 from ganaudio.synth import Synthesizer
 from ganaudio.train import Trainer
+from ganaudio.vocoder import LearnedVocoder, build_net
 from tests.test_train import TINY_MEL, TINY_MODEL, TINY_TRAIN
 
 # 300 synthetic vowel clips: every 10th (30) is held out
@@ -213,6 +215,19 @@ def test_a_dimension_constant_in_real_data_does_not_dominate_the_statistics():
     statistics = SignalStatistics(None)
     statistics.fit(real)
     assert (statistics(real + 0.002) - statistics(real)).abs().max() < 0.5
+
+
+def test_the_measure_tells_learned_vocoders_apart_by_their_weights(recipe):
+    """Two vocoders trained as long, with the same iterations, decode differently: best.pt
+    scored through one must not be compared with figures through the other."""
+    features = MelFeatures(recipe.features)
+    vocoders = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        vocoders.append(LearnedVocoder(build_net(recipe.features, recipe.vocoder), features, n_iter=4, step=10))
+    measures = [TrainingEvaluator(recipe, {}, vocoder=vocoder).measure for vocoder in vocoders]
+    assert vocoders[0].description == vocoders[2].description
+    assert measures[0] == measures[1] != measures[2]
 
 
 @pytest.fixture(scope="module")
