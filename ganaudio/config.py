@@ -237,8 +237,8 @@ class TrainConfig:
     diffaugment_shift: float = 0.0
     diffaugment_cutout: float = 0.0
     # Mode seeking (MSGAN, Mao et al. 2019): the generator also minimises weight / (distance
-    # between two samples of one label / distance between their latents), so that different z
-    # make different clips; 0 turns it off. Pairs need an even batch on each process.
+    # between two samples of one label / distance between their latents, averaged over pairs),
+    # so that different z make different clips; 0 turns it off. Pairs need an even batch.
     mode_seeking_weight: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     # bf16 autocast where the hardware does bf16 natively: CUDA, and CPUs with AVX512-BF16 or
@@ -268,6 +268,8 @@ class TrainConfig:
         _require(self.gp_weight >= 0, f"{path}.gp_weight", "must be >= 0")
         _require(self.r1_weight >= 0, f"{path}.r1_weight", "must be >= 0")
         _require(self.mode_seeking_weight >= 0, f"{path}.mode_seeking_weight", "must be >= 0")
+        _require(not self.mode_seeking_weight or self.batch_size % 2 == 0, f"{path}.mode_seeking_weight",
+                 f"pairs samples, so train.batch_size must be even, not {self.batch_size}")
         for key in ("beta1", "beta2", "ema_decay"):
             _require(0 <= getattr(self, key) < 1, f"{path}.{key}", "must be in [0, 1)")
         _require(self.ema_start >= 0, f"{path}.ema_start", "must be >= 0")

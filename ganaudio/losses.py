@@ -59,10 +59,12 @@ def generator_loss(loss: str, fake_scores: torch.Tensor) -> dict[str, torch.Tens
 
 def mode_seeking_penalty(fakes: torch.Tensor, latents: torch.Tensor, eps: float = 1e-5) -> dict[str, torch.Tensor]:
     """MSGAN's term (Mao et al. 2019), written from the paper: the first and second halves of
-    `fakes` share their labels, and `total` = 1 / (mean |fake_a - fake_b| / mean |z_a - z_b|),
-    which falls as pairs of latents make more different samples. `gen/mode_ratio` logs the ratio."""
-    half = len(fakes) // 2
+    `fakes` share their labels; each pair's ratio is mean |fake_a - fake_b| / mean |z_a - z_b|,
+    and `total` = 1 / (the pairs' mean ratio), which falls as pairs of latents make more
+    different samples. In fp32 even under autocast, like the penalties. `gen/mode_ratio` logs
+    the mean ratio."""
+    fakes, latents, half = fakes.float(), latents.float(), len(fakes) // 2
     image = (fakes[:half] - fakes[half:2 * half]).abs().flatten(1).mean(dim=1)
     latent = (latents[:half] - latents[half:2 * half]).abs().flatten(1).mean(dim=1)
-    ratio = (image.float() / latent.float()).mean()
+    ratio = (image / latent).mean()
     return {"total": 1 / (ratio + eps), "gen/mode_ratio": ratio.detach()}

@@ -218,8 +218,8 @@ def test_a_dimension_constant_in_real_data_does_not_dominate_the_statistics():
 
 
 def test_the_measure_tells_learned_vocoders_apart_by_their_weights(recipe):
-    """Two vocoders trained as long, with the same iterations, decode differently: best.pt
-    scored through one must not be compared with figures through the other."""
+    """Two vocoders with the same steps and iterations but other weights: best.pt scored
+    through one must not be compared with figures through the other."""
     features = MelFeatures(recipe.features)
     vocoders = []
     for seed in (0, 0, 1):

@@ -11,11 +11,15 @@ import pytest
 import soundfile
 import torch
 
+import ganaudio.gan as gan_module
 from ganaudio.checkpoint import list_checkpoints, load_checkpoint
 from ganaudio.cli import main
 from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset
 from ganaudio.errors import UserError
+from ganaudio.gan import GanState, GanStep
+from ganaudio.losses import mode_seeking_penalty
+from ganaudio.runtime import Shard
 from ganaudio.train import Trainer
 from tests.helpers import tone, write_wav
 
@@ -246,22 +250,29 @@ def test_lazy_r1_runs_every_nth_critic_update_scaled_by_n(tmp_path):
         assert s["critic/loss"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
-def test_mode_seeking_pairs_labels_and_adds_its_weighted_term(tmp_path):
+def test_mode_seeking_pairs_labels_and_adds_its_weighted_term(tmp_path, monkeypatch):
     recipe = tiny_voice("train.mode_seeking_weight=2")
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
-    asked = []
+    asked, penalised = [], []
     trainer.state.generator.register_forward_hook(lambda module, inputs, output: asked.append(inputs[1]))
+    monkeypatch.setattr(gan_module, "mode_seeking_penalty",
+                        lambda fakes, latents: penalised.append(fakes) or mode_seeking_penalty(fakes, latents))
     metrics = {k: float(v) for k, v in trainer.train_step.generator_step().items()}
     assert torch.equal(asked[-1][:2], asked[-1][2:])  # both halves of the batch of 4 ask for the same labels
+    assert penalised[0].requires_grad  # the term reaches the generator's weights
     assert metrics["gen/loss"] == pytest.approx(metrics["gen/adv"] + 2 / metrics["gen/mode_ratio"], rel=1e-4)
     plain = Trainer(tiny_voice(), load_dataset(recipe), tmp_path / "plain").train_step.generator_step()
     assert "gen/mode_ratio" not in plain
 
 
 def test_mode_seeking_with_an_odd_batch_is_refused(tmp_path):
-    recipe = tiny_voice("train.mode_seeking_weight=1", "train.batch_size=3")
     with pytest.raises(UserError, match="train.mode_seeking_weight"):
-        Trainer(recipe, load_dataset(recipe), tmp_path)
+        tiny_voice("train.mode_seeking_weight=1", "train.batch_size=3")
+    recipe = tiny_voice("train.mode_seeking_weight=1", "train.batch_size=6")  # even, but 3 on each of 2 processes
+    data = load_dataset(recipe)
+    state = GanState(recipe, data, Shard(), torch.device("cpu"), autocast=False)
+    with pytest.raises(UserError, match="train.mode_seeking_weight"):
+        GanStep(state, recipe, data.samples, data.labels, Shard(rank=0, world_size=2))
 
 
 def test_max_minutes_stops_early_with_a_checkpoint_of_the_last_step(tmp_path):
