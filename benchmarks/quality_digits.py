@@ -64,6 +64,7 @@ ROWS = {
     "wider": ["model.width=192", "model.max_width=512"],
     "minibatch-std": ["model.minibatch_std=4"],
     "mode-seeking": ["train.mode_seeking_weight=1"],
+    "mode-seeking-0.1": ["train.mode_seeking_weight=0.1"],
     "minibatch-std-diffaugment": ["model.minibatch_std=4", "train.diffaugment_shift=0.125",
                                   "train.diffaugment_cutout=0.25"],
 }
