@@ -63,10 +63,10 @@ ROWS = {
     "ema-0.999": ["train.ema_decay=0.999"],
     "wider": ["model.width=192", "model.max_width=512"],
     "minibatch-std": ["model.minibatch_std=4"],
-    "mode-seeking": ["train.mode_seeking_weight=1"],
-    "mode-seeking-0.1": ["train.mode_seeking_weight=0.1"],
     "minibatch-std-diffaugment": ["model.minibatch_std=4", "train.diffaugment_shift=0.125",
                                   "train.diffaugment_cutout=0.25"],
+    "mode-seeking": ["train.mode_seeking_weight=1"],
+    "mode-seeking-0.1": ["train.mode_seeking_weight=0.1"],
 }
 # checkpoints about every 1-2 minutes on 2 cores (--checkpoint-scale scales this for long runs)
 CHECKPOINT_EVERY = {"wgan-gp-specgan-settings": 100}
