@@ -67,6 +67,8 @@ ROWS = {
                                   "train.diffaugment_cutout=0.25"],
     "mode-seeking": ["train.mode_seeking_weight=1"],
     "mode-seeking-0.1": ["train.mode_seeking_weight=0.1"],
+    "r1-0.1": ["train.r1_weight=0.1"],
+    "critic-lr-4e-4": ["train.lr_critic=4e-4"],
 }
 # checkpoints about every 1-2 minutes on 2 cores (--checkpoint-scale scales this for long runs)
 CHECKPOINT_EVERY = {"wgan-gp-specgan-settings": 100}
