@@ -96,6 +96,14 @@ class DataConfig:
         _require(self.holdout_every == 0 or self.holdout_every >= 2, f"{path}.holdout_every",
                  "must be 0 (none held out) or at least 2")
 
+    def what_the_data_is(self) -> "DataConfig":
+        """The settings that change the clips, without where the files and caches live: a run
+        whose data moved can resume, and a model scores alike exported or not. The held-out
+        share applies to folders only (its default changed from 0 to 10, and an exported model
+        keeps 0 for other sources)."""
+        holdout = self.holdout_every if self.source == "folder" else 0
+        return dataclasses.replace(self, root=None, cache_dir=None, holdout_every=holdout)
+
 
 @dataclass(frozen=True)
 class FeatureConfig:

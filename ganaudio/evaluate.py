@@ -344,11 +344,11 @@ class Reference:
 
 
 def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
-    """Keyed by what decides the classifier: the files (absolute paths, sizes, times), the data
-    settings other than where the files are, the clip rate and length, and the training. The
-    GAN's mel settings are left out, so recipes that differ only there share one classifier
-    and their figures compare."""
-    data = {k: v for k, v in vars(recipe.data).items() if k not in ("root", "cache_dir")}
+    """Keyed by what decides the classifier: the files (absolute paths, sizes, times), what the
+    data is (not where it lives), the clip rate and length, and the training. The GAN's mel
+    settings are left out, so recipes that differ only there share one classifier and their
+    figures compare; so do a training run and the model exported from it."""
+    data = vars(recipe.data.what_the_data_is())
     clips = ["image", None, None] if recipe.data.is_images else ["mel", recipe.features.sample_rate,
                                                                   recipe.features.clip_samples]
     blob = json.dumps([CLASSIFIER_FORMAT, data, clips, epochs, recipe_fingerprint(recipe)], sort_keys=True, default=str)

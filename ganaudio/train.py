@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from ganaudio.checkpoint import load_checkpoint, same_feature_state
-from ganaudio.config import DataConfig, FeatureConfig, Recipe, recipe_from_dict
+from ganaudio.config import FeatureConfig, Recipe, recipe_from_dict
 from ganaudio.errors import UserError
 from ganaudio.gan import GanState, GanStep, TrainingData
 from ganaudio.loop import TrainingLoop
@@ -30,15 +30,6 @@ Evaluate = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
 BEST_BY = "eval/frechet_distance"  # lower is better
 EVAL_SEED = 1  # the same latents at every evaluation, so the figures move with the weights only
 PROGRESS = {"D": "critic/loss", "G": "gen/loss", "W": "critic/wdist"}  # beside the progress bar
-
-
-def what_the_data_is(data: DataConfig) -> DataConfig:
-    """The data settings that change the samples, without where the files and caches live:
-    a run whose data moved can resume (the samples themselves are checked apart). The held-out
-    share applies to folders only (its default changed from 0 to 10: older runs of other
-    sources resume)."""
-    holdout = data.holdout_every if data.source == "folder" else 0
-    return dataclasses.replace(data, root=None, cache_dir=None, holdout_every=holdout)
 
 
 def what_is_trained_on(features: FeatureConfig) -> FeatureConfig:
@@ -116,8 +107,8 @@ class Trainer:
         """The checkpoint was trained with this recipe's data, features and model, on the same
         data (which may have moved: data.root is not compared)."""
         saved = recipe_from_dict(state["recipe"], name=state["recipe_name"])
-        if ((saved.model, what_is_trained_on(saved.features), what_the_data_is(saved.data))
-                != (self.recipe.model, what_is_trained_on(self.recipe.features), what_the_data_is(self.recipe.data))):
+        if ((saved.model, what_is_trained_on(saved.features), saved.data.what_the_data_is())
+                != (self.recipe.model, what_is_trained_on(self.recipe.features), self.recipe.data.what_the_data_is())):
             raise UserError(f"{path}: was trained with other data, feature or model settings "
                             f"than this recipe; resume with the run's own recipe.yaml")
         if state["label_names"] != list(self.label_names) or not same_feature_state(state["feature_state"],

@@ -26,7 +26,7 @@ from ganaudio.loop import TrainingLoop, apply_update
 from ganaudio.plots import spectrogram_grid
 from ganaudio.run_folder import RunFolder
 from ganaudio.runtime import Shard, resolve_device
-from ganaudio.train import what_is_trained_on, what_the_data_is
+from ganaudio.train import what_is_trained_on
 from ganaudio.vocoder import GriffinLimVocoder, LearnedVocoder, build_net, spectral_loss, vocode
 
 BEST_BY = "eval/stft_distance"  # lower is better
@@ -177,8 +177,8 @@ class VocoderTrainer:
         saved = recipe_from_dict(state["recipe"], name=state["recipe_name"])
         network = ("width", "blocks", "kernel_size")
         if (any(getattr(saved.vocoder, key) != getattr(self.recipe.vocoder, key) for key in network)
-                or (what_is_trained_on(saved.features), what_the_data_is(saved.data))
-                != (what_is_trained_on(self.recipe.features), what_the_data_is(self.recipe.data))):
+                or (what_is_trained_on(saved.features), saved.data.what_the_data_is())
+                != (what_is_trained_on(self.recipe.features), self.recipe.data.what_the_data_is())):
             raise UserError(f"{path}: was trained with other data, feature or vocoder network settings than "
                             f"this recipe; resume with the run's own recipe.yaml")
         if not same_feature_state(state["feature_state"], self.features.state_dict()):

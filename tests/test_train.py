@@ -302,11 +302,10 @@ def test_a_run_whose_data_moved_resumes_and_other_data_is_refused(tmp_path, labe
 
 def test_resume_compares_what_the_data_is_not_where_or_what_does_not_apply():
     from ganaudio.config import DataConfig
-    from ganaudio.train import what_the_data_is
 
     fsdd = DataConfig(source="fsdd", root="/old/place", holdout_every=0)  # a checkpoint from before the default was 10
-    assert what_the_data_is(fsdd) == what_the_data_is(DataConfig(source="fsdd", root="/new/place"))
-    assert what_the_data_is(DataConfig(holdout_every=0)) != what_the_data_is(DataConfig())  # folders: it counts
+    assert fsdd.what_the_data_is() == DataConfig(source="fsdd", root="/new/place").what_the_data_is()
+    assert DataConfig(holdout_every=0).what_the_data_is() != DataConfig().what_the_data_is()  # folders: it counts
 
 
 def test_a_clip_length_from_the_data_is_what_the_run_keeps(tmp_path, labelled_folder):
