@@ -75,7 +75,7 @@ def test_real_clips_score_near_the_reference_and_noise_scores_badly(recipe):
     # one clip of each vowel, repeated: faithful but with no variety
     repeated = clips.waveforms[train][torch.tensor([int(torch.nonzero(clips.labels[train] == k)[0]) for k in range(5)])]
     one_each = reference.score(repeated.repeat(6, 1), torch.arange(5).repeat(6))
-    assert one_each.precision == 1.0 and one_each.recall <= 0.5
+    assert one_each.precision >= 0.8 and one_each.recall <= 0.5  # as faithful as the 30 real clips above
     # every clip asked for as "a" is an "e": the mean accuracy drops by a fifth, "a" drops to 0
     drifted = reference.score(repeated[torch.tensor([1, 1, 2, 3, 4])].repeat(6, 1), torch.arange(5).repeat(6))
     assert drifted.label_accuracy["a"] == 0 and drifted.label_accuracy["e"] == 1.0
@@ -209,6 +209,25 @@ def test_signal_statistics_hear_timbre_and_where_the_attack_is():
     timbre, envelope = raw[:, :40], raw[:, 40:]
     assert (timbre[0] - timbre[1]).abs().max() < 0.1 * (timbre[0] - timbre[2]).abs().max()
     assert envelope[0, 0] - envelope[0, -1] > 20 and envelope[1, -1] - envelope[1, 0] > 20  # dB
+
+
+def test_signal_statistics_do_not_hear_what_no_listener_would():
+    """A word padded with digital zeros and the same word with hiss 100 dB down in the padding
+    sound alike and score alike; hiss 40 dB down is heard."""
+    generator = torch.Generator().manual_seed(0)
+    word = torch.zeros(8000)
+    word[3000:5000] = 0.5 * torch.randn(2000, generator=generator) * torch.hann_window(2000)
+    padding = torch.ones(8000, dtype=torch.bool)
+    padding[3000:5000] = False
+    hiss = torch.randn(8000, generator=generator) * padding
+
+    def edges(clips):  # dB of the loudness in the first and last eighth
+        return SignalStatistics(8000).raw(torch.stack(clips))[:, [40, 47]]
+
+    quiet = edges([word, word + 10 ** (-100 / 20) * hiss])
+    loud = edges([word, word + 10 ** (-40 / 20) * hiss])
+    assert (quiet[1] - quiet[0]).abs().max() < 0.5
+    assert (loud[1] - loud[0]).min() > 10
 
 
 def test_a_dimension_constant_in_real_data_does_not_dominate_the_statistics():
