@@ -67,10 +67,11 @@ NEIGHBOURS = 3  # k of precision and recall, as Kynkaanniemi et al. 2019
 SPREAD_MIN_REAL = 5  # real held-out clips a label needs for its spread to be reported
 STATISTICS_MFCCS = 20
 # The statistics hear a clip over white noise this far below full scale (RMS), as a listener
-# hears it over a quiet room at a level where its peaks are loud: 18 dB above 16-bit WAV's
-# quantisation noise, 35 dB below a silent clip (SILENT_RMS_DB). Without it, the bundled digits
-# model's edges (-97 dB RMS re peak, against the padding's -112 dB in real clips) put the
-# loudness of a clip's first and last eighth 1.2 real standard deviations off (BENCHMARKS.md).
+# hears it over a quiet room at a level where its peaks are loud: about 20 dB above 16-bit
+# quantisation noise (-101 dBFS RMS), 35 dB below a silent clip (SILENT_RMS_DB). Without it,
+# the bundled digits model's edges (hiss 98 dB below the peak, against digital silence in the
+# real clips' padding) put the loudness of a clip's first and last eighth 1.2 real standard
+# deviations off (BENCHMARKS.md, benchmarks/silence_floor.py).
 STATISTICS_FLOOR_DBFS = -80.0
 STATISTICS_SEGMENTS = 8  # parts of the clip whose loudness is one dimension each
 STATISTICS_IMAGE_SIDE = 7
