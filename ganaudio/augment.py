@@ -55,10 +55,12 @@ class SyntheticClips(torch.utils.data.Dataset):
 
     def __init__(self, checkpoint: Path | str | None = None, per_class: int = 100, seed: int = 0,
                  labels: Sequence[str] | None = None, device: str = "cpu", cache: bool = True,
-                 synthesizer: Synthesizer | None = None, vocoder: Path | str | None = None):
+                 synthesizer: Synthesizer | None = None, vocoder: Path | str | None = None,
+                 temperature: float | None = None):
         if per_class <= 0:
             raise UserError(f"per_class: must be at least 1, got {per_class}")
-        self.synth = synthesizer or Synthesizer.from_checkpoint(checkpoint, device=device, vocoder=vocoder)
+        self.synth = synthesizer or Synthesizer.from_checkpoint(checkpoint, device=device, vocoder=vocoder,
+                                                                 temperature=temperature)
         if not self.synth.is_audio:
             raise UserError("augment: the model makes images, not audio clips")
         if not self.synth.labels:
@@ -118,10 +120,12 @@ class SyntheticSubstitution:
     resampled to `sample_rate`, fitted to the batch's length and copied to every channel."""
 
     def __init__(self, checkpoint: Path | str | None = None, p: float = 0.5, seed: int = 0,
-                 device: str = "cpu", synthesizer: Synthesizer | None = None, vocoder: Path | str | None = None):
+                 device: str = "cpu", synthesizer: Synthesizer | None = None, vocoder: Path | str | None = None,
+                 temperature: float | None = None):
         if not 0 <= p <= 1:
             raise UserError(f"p: must be in [0, 1], got {p}")
-        self.synth = synthesizer or Synthesizer.from_checkpoint(checkpoint, device=device, vocoder=vocoder)
+        self.synth = synthesizer or Synthesizer.from_checkpoint(checkpoint, device=device, vocoder=vocoder,
+                                                                 temperature=temperature)
         if not self.synth.is_audio or not self.synth.labels:
             raise UserError("augment: substitution needs a conditional audio model")
         self.p = p

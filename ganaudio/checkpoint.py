@@ -116,12 +116,14 @@ def load_checkpoint(path: Path | str, kinds: tuple[str, ...] = (KIND,)) -> dict[
 
 
 def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
-                     griffin_lim_iters: int | None = None, vocoder: dict[str, Any] | None = None) -> Path:
+                     griffin_lim_iters: int | None = None, vocoder: dict[str, Any] | None = None,
+                     temperature: float | None = None) -> Path:
     """Write the EMA generator of a training checkpoint (or an exported generator again), with
     what sampling needs, as a small generator file; `half` stores the weights in float16 (half
     the size, inaudible here). `griffin_lim_iters` replaces the recipe's inversion setting, which
     only synthesis uses. `vocoder` (vocoder.read_vocoder) is stored in the file, in float16, and
-    decodes its samples by default. The file is for sharing, so its recipe keeps no path of this
+    decodes its samples by default; so does `temperature` (synth.check_temperature) sample it,
+    where given (an exported generator keeps its own otherwise). The file is for sharing, so its recipe keeps no path of this
     machine (data.root and data.cache_dir): evaluating it elsewhere takes `--data`."""
     source, out = resolve_checkpoint(checkpoint), Path(out)
     require_export_target(out, source)
@@ -135,6 +137,10 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
             raise UserError(f"{checkpoint}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
         state["recipe"] = {**state["recipe"], "features": {**features, "griffin_lim_iters": griffin_lim_iters}}
     extra = {}
+    if temperature is not None or "temperature" in state:
+        from ganaudio.synth import check_temperature  # synth.py reads checkpoints: imported where needed
+
+        extra["temperature"] = check_temperature(temperature if temperature is not None else state["temperature"])
     vocoder = vocoder if vocoder is not None else state.get("vocoder")  # an exported generator keeps its own
     if vocoder is not None:
         # vocoder.py reads checkpoints, so it is imported here, where a vocoder is stored

@@ -23,6 +23,8 @@ FILESYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errn
 
 VOCODER_HELP = ("a vocoder file or run folder (ganaudio train-vocoder), or griffin-lim (default: the vocoder "
                 "stored with the generator, else griffin-lim)")
+TEMPERATURE_HELP = ("spread of the latent noise: 1 is what the generator was trained on, lower trades variety "
+                    "for fidelity, higher the reverse (default: the one the model file was exported with, else 1)")
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the subcommands that need it
     from ganaudio.config import Recipe
@@ -101,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--vocoder", metavar="PATH|griffin-lim", help=VOCODER_HELP)
     synth.add_argument("--griffin-lim-iters", type=int, metavar="K",
                        help="Griffin-Lim iterations of the vocoder (default: the vocoder's or the recipe's)")
+    synth.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     synth.add_argument("--plot", metavar="FILE.png", help="also write a grid of the generated spectrograms")
     synth.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     synth.set_defaults(run=run_synth)
@@ -117,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--vocoder", metavar="PATH", help="a vocoder file or run folder to store with the generator")
     export.add_argument("--griffin-lim-iters", type=int, metavar="K",
                         help="the Griffin-Lim iterations synthesis uses by default (default: the run's recipe's)")
+    export.add_argument("--temperature", type=float, metavar="T",
+                        help="the latent spread synthesis uses by default (see synth --temperature; default: 1, "
+                             "or the exported generator's own)")
     export.set_defaults(run=run_export)
 
     evaluate = commands.add_parser(
@@ -132,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--vocoder", metavar="PATH|griffin-lim", help=VOCODER_HELP)
     evaluate.add_argument("--griffin-lim-iters", type=int, metavar="K",
                           help="Griffin-Lim iterations of the vocoder (default: the vocoder's or the recipe's)")
+    evaluate.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     evaluate.add_argument("--json", metavar="FILE.json", help="also write the figures as JSON")
     evaluate.add_argument("--seed", type=int, default=0, help="latent seed of the generated samples (default: 0)")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -148,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     augment.add_argument("--labels", metavar="A,B,...", help="only these labels (default: all)")
     augment.add_argument("--seed", type=int, default=0, help="makes the clips repeatable (default: 0)")
     augment.add_argument("--vocoder", metavar="PATH|griffin-lim", help=VOCODER_HELP)
+    augment.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     augment.add_argument("--filter", action="store_true",
                          help="drop clips that a classifier trained on the real data does not assign to their label")
     augment.add_argument("--data", metavar="PATH", help="with --filter: the real data, if not where the model's recipe says")
@@ -328,7 +336,7 @@ def run_synth(args: argparse.Namespace) -> int:
         check_out_file(Path(args.plot), "--plot", ".png")
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     synthesizer = Synthesizer.from_checkpoint(checkpoint, device=args.device, griffin_lim_iters=args.griffin_lim_iters,
-                                              vocoder=args.vocoder)
+                                              vocoder=args.vocoder, temperature=args.temperature)
     generated = synthesizer.generate(args.n, labels=args.label, seed=args.seed)
     paths = synthesizer.save(generated, args.out)
     if generated.is_audio:
@@ -336,7 +344,8 @@ def run_synth(args: argparse.Namespace) -> int:
     else:
         what = "PNG(s) of {}x{} pixels".format(*generated.samples.shape[1:])
     decoder = f", decoded by {synthesizer.vocoder.description}" if generated.is_audio else ""
-    print(f"wrote {len(paths)} {what} from {checkpoint or 'the bundled digits model'}{decoder} (seed {generated.seed}):")
+    print(f"wrote {len(paths)} {what} from {checkpoint or 'the bundled digits model'}{decoder} (seed {generated.seed}, "
+          f"temperature {synthesizer.temperature:g}):")
     for path, label in zip(paths, generated.labels or [None] * len(paths)):
         print(f"  {path}" + (f"  label {label}" if label is not None else ""))
     if args.plot:
@@ -355,11 +364,13 @@ def run_export(args: argparse.Namespace) -> int:
     if is_vocoder_file(source):
         if args.vocoder:
             raise UserError(f"{source}: is a vocoder; --vocoder goes with a generator's checkpoint")
+        if args.temperature is not None:
+            raise UserError(f"{source}: is a vocoder; --temperature goes with a generator's checkpoint")
         export_vocoder(source, out, griffin_lim_iters=args.griffin_lim_iters)
         print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), the vocoder of {source}")
         return 0
     vocoder = read_vocoder(args.vocoder) if args.vocoder else None
-    export_generator(source, out, griffin_lim_iters=args.griffin_lim_iters, vocoder=vocoder)
+    export_generator(source, out, griffin_lim_iters=args.griffin_lim_iters, vocoder=vocoder, temperature=args.temperature)
     with_vocoder = f" with the vocoder of {resolve_checkpoint(args.vocoder)}" if vocoder else ""
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {source}{with_vocoder}")
     return 0
@@ -375,7 +386,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_out_file(json_path, "--json", ".json")
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     evaluation = evaluate_checkpoint(checkpoint, n=args.n, data_root=args.data, device=args.device, seed=args.seed,
-                                     vocoder=args.vocoder, griffin_lim_iters=args.griffin_lim_iters)
+                                     vocoder=args.vocoder, griffin_lim_iters=args.griffin_lim_iters,
+                                     temperature=args.temperature)
     print(f"{checkpoint or 'the bundled digits model'}{f', decoded by {evaluation.decoder}' if evaluation.decoder else ''}:")
     print(evaluation.table())
     if args.json:
@@ -398,14 +410,14 @@ def run_augment(args: argparse.Namespace) -> int:
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
     synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device,
-                               vocoder=args.vocoder)
+                               vocoder=args.vocoder, temperature=args.temperature)
     keep = None
     if args.filter:
         recipe = with_data_root(synthetic.synth.recipe, args.data) if args.data else synthetic.synth.recipe
         keep = quality_filter(synthetic, recipe)
     paths = write_labelled_folder(synthetic, out, keep)
     print(f"wrote {len(paths)} clips at {synthetic.sample_rate} Hz to {out}/<label>/ and {out / 'manifest.csv'} "
-          f"from {checkpoint or 'the bundled digits model'} (seed {args.seed})")
+          f"from {checkpoint or 'the bundled digits model'} (seed {args.seed}, temperature {synthetic.synth.temperature:g})")
     if keep is not None:
         dropped = {name: int((~keep[synthetic.labels == k]).sum()) for k, name in enumerate(synthetic.label_names)
                    if bool((synthetic.labels == k).any())}

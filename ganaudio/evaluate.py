@@ -206,11 +206,12 @@ class Evaluation:
     real: Scores
     vocoded: Scores | None = None
     decoder: str | None = None  # the vocoder's description (audio)
+    temperature: float = 1.0  # the latent spread the generated samples were drawn at (synth.py)
 
     def to_dict(self) -> dict:
         return {**{name: dataclasses.asdict(scores) for name, scores in
                    (("generated", self.generated), ("real", self.real), ("real_vocoded", self.vocoded)) if scores},
-                **({"decoder": self.decoder} if self.decoder else {})}
+                **({"decoder": self.decoder} if self.decoder else {}), "temperature": self.temperature}
 
     def table(self) -> str:
         """The figures as an aligned text table, one column per set of samples."""
@@ -233,6 +234,9 @@ class Evaluation:
         widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
         lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
                  for row in cells]
+        if self.temperature != 1.0:
+            lines.append(f"Generated at temperature {self.temperature:g}: latent noise {self.temperature:g} times as "
+                         f"spread as in training.")
         lines.append("Real held-out column: distances, precision, recall and spread are real training vs real "
                      "held-out samples of the same number.")
         if self.vocoded is not None:
@@ -615,16 +619,17 @@ def round_trip_distances(decoded: torch.Tensor, real: torch.Tensor, features: Me
 # ----- evaluating checkpoints and training runs -------------------------------------------
 def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root: str | None = None,
                         device: str = "cpu", seed: int = 0, vocoder: Path | str | None = None,
-                        griffin_lim_iters: int | None = None) -> Evaluation:
+                        griffin_lim_iters: int | None = None, temperature: float | None = None) -> Evaluation:
     """Score `n` samples of a checkpoint's (or exported generator's) EMA generator against
     its own dataset; `n` defaults to the size of the held-out split, so the Frechet distance
-    compares like with like. Labels cycle through the classes. `vocoder` and
-    `griffin_lim_iters` as in Synthesizer.from_checkpoint."""
+    compares like with like. Labels cycle through the classes. `vocoder`,
+    `griffin_lim_iters` and `temperature` as in Synthesizer.from_checkpoint."""
     from ganaudio.synth import Synthesizer
 
     if n is not None:
         require_enough_samples(n)  # before the classifier trains, which can take minutes
-    synthesizer = Synthesizer.from_checkpoint(path, device=device, vocoder=vocoder, griffin_lim_iters=griffin_lim_iters)
+    synthesizer = Synthesizer.from_checkpoint(path, device=device, vocoder=vocoder, griffin_lim_iters=griffin_lim_iters,
+                                              temperature=temperature)
     recipe = synthesizer.recipe
     if data_root is not None:
         recipe = with_data_root(recipe, data_root)
@@ -634,7 +639,7 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     generated = synthesizer.generate(count, seed=seed, level=False)
     labels = synthesizer.label_indices(None, count)
     samples = generated.samples if generated.is_audio else generated.features
-    evaluation = Evaluation(reference.score(samples, labels), reference.real)
+    evaluation = Evaluation(reference.score(samples, labels), reference.real, temperature=synthesizer.temperature)
     if generated.is_audio:
         heldout = load_dataset(recipe, "test")
         vocoded = synthesizer.vocode(heldout.samples)

@@ -9,6 +9,7 @@ use the same writers.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,15 @@ PEAK_DB = -1.0  # generated clips are levelled like the training clips (data.pea
 GENERATOR_BATCH = 256  # samples per generator call: keeps memory flat for any n
 
 
+def check_temperature(temperature: float) -> float:
+    """The spread of the latent noise z ~ N(0, temperature^2): 1 is what the generator was
+    trained on; below 1 trades variety for fidelity, above 1 the reverse (BigGAN's
+    truncation and Glow's temperature are the same trade)."""
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+        raise UserError(f"temperature: must be a positive number, got {temperature}")
+    return float(temperature)
+
+
 @dataclass
 class Generated:
     """What `Synthesizer.generate` made.
@@ -63,8 +73,9 @@ class Synthesizer:
     """A trained generator ready to make audio (or images): `Synthesizer.from_checkpoint(path)`."""
 
     def __init__(self, generator: Generator, recipe: Recipe, label_names: Sequence[str],
-                 vocoder: Vocoder | None, device: torch.device):
+                 vocoder: Vocoder | None, device: torch.device, temperature: float = 1.0):
         self.generator = generator.eval().requires_grad_(False)
+        self.temperature = check_temperature(temperature)
         self.recipe = recipe
         self.labels = list(label_names) if generator.num_classes else []
         self.vocoder = vocoder
@@ -72,12 +83,14 @@ class Synthesizer:
 
     @classmethod
     def from_checkpoint(cls, path: Path | str | None = None, device: str = "cpu",
-                        griffin_lim_iters: int | None = None, vocoder: Path | str | None = None) -> "Synthesizer":
+                        griffin_lim_iters: int | None = None, vocoder: Path | str | None = None,
+                        temperature: float | None = None) -> "Synthesizer":
         """Load a training checkpoint, a run folder (its best.pt, else its newest checkpoint) or
         an exported generator (default: the bundled digits model) onto `device` ("cpu",
         "cuda", "cuda:1", ...). `vocoder` decodes audio: a vocoder file or run folder,
         "griffin-lim", or None for the one the generator file holds (the bundled model's: its
-        vocoder file beside it), else Griffin-Lim."""
+        vocoder file beside it), else Griffin-Lim. `temperature` (check_temperature) defaults
+        to the one an exported file was given (`ganaudio export --temperature`), else 1."""
         if path is None:
             if not BUNDLED_DIGITS.is_file():
                 raise UserError(f"{BUNDLED_DIGITS}: the bundled digits model is missing from this install; "
@@ -104,7 +117,8 @@ class Synthesizer:
             raise UserError(f"{path}: an image model has no Griffin-Lim step (drop --griffin-lim-iters)")
         elif vocoder is not None:
             raise UserError(f"{path}: an image model has no vocoder (drop --vocoder)")
-        return cls(generator, recipe, state["label_names"], decoder, target)
+        temperature = state.get("temperature", 1.0) if temperature is None else temperature
+        return cls(generator, recipe, state["label_names"], decoder, target, temperature)
 
     @property
     def is_audio(self) -> bool:
@@ -144,7 +158,7 @@ class Synthesizer:
             raise UserError(f"n: must be at least 1, got {n}")
         indices = self.label_indices(labels, n)
         seed = int(torch.randint(2**31 - 1, ())) if seed is None else seed
-        z = torch.randn(n, self.generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+        z = self.temperature * torch.randn(n, self.generator.latent_dim, generator=torch.Generator().manual_seed(seed))
         chunks = []
         for start in range(0, n, GENERATOR_BATCH):
             cond = indices[start:start + GENERATOR_BATCH].to(self.device) if indices is not None else None

@@ -101,7 +101,7 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
     out = tmp_path / "synthetic"
     assert main(["augment", "--checkpoint", str(checkpoint), "--per-class", "2", "--labels", "a,u",
                  "--out", str(out), "--seed", "4"]) == 0
-    assert "wrote 4 clips" in capsys.readouterr().out
+    assert "wrote 4 clips" in (printed := capsys.readouterr().out) and "temperature 1)" in printed
     rows = list(csv.DictReader((out / "manifest.csv").open()))
     assert [(r["path"], r["label"], r["seed"], r["item"]) for r in rows] == [
         ("a/a-00000.wav", "a", "4", "0"), ("a/a-00001.wav", "a", "4", "1"),
@@ -120,6 +120,7 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
     (["--per-class", "0"], "per_class: must be at least 1, got 0"),
     (["--out", "missing/out"], "does not exist"),
     (["--out", "full"], "already exists and is not an empty folder"),
+    (["--temperature", "0"], "temperature: must be a positive number, got 0.0"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(checkpoint, tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)

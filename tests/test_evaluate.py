@@ -330,10 +330,14 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     assert "precision (fidelity)" in printed and "Spread per label, generated: " in printed
     figures = json.loads(out.read_text())
     assert figures["generated"]["count"] == 20 and figures["real"]["count"] == 30
-    assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded", "decoder"}
+    assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded", "decoder", "temperature"}
+    assert figures["temperature"] == 1.0 and "Generated at temperature" not in printed
     assert figures["decoder"].startswith("Griffin-Lim") and "decoded by Griffin-Lim" in printed
     assert 0 <= figures["generated"]["accuracy"] <= 1 and figures["generated"]["frechet_distance"] > 0
     assert 0 <= figures["generated"]["recall"] <= 1 and set(figures["real"]["label_spread"]) <= set("aeiou")
+    assert main(["evaluate", "--checkpoint", str(run), "--n", "20", "--json", str(out), "--temperature", "1.5"]) == 0
+    assert json.loads(out.read_text())["temperature"] == 1.5
+    assert "Generated at temperature 1.5: latent noise 1.5 times as spread" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -341,6 +345,7 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     (["--json", "scores.txt"], "--json writes a .json file"),
     (["--json", "missing/scores.json"], "does not exist"),
     (["--checkpoint", "nowhere.pt"], "nowhere.pt: checkpoint not found"),
+    (["--temperature", "-2"], "temperature: must be a positive number, got -2.0"),
 ])
 def test_evaluate_cli_bad_input_is_one_line_and_exit_2(evaluated_run, args, message, tmp_path, monkeypatch, capsys):
     run, _ = evaluated_run

@@ -129,6 +129,8 @@ def test_cli_synth_writes_and_reports(voice_checkpoint, tmp_path, capsys):
     (["--out", "{tmp}/a-file"], "is a file, not a folder"),
     (["--plot", "{tmp}/missing/g.png"], "does not exist"),
     (["--griffin-lim-iters", "0"], "must be positive"),
+    (["--temperature", "0"], "temperature: must be a positive number, got 0.0"),
+    (["--temperature", "nan"], "temperature: must be a positive number, got nan"),
 ])
 def test_cli_synth_bad_input_is_one_line_and_exit_2(voice_checkpoint, tmp_path, capsys, args, message):
     (tmp_path / "a-file").write_text("mine")
@@ -192,3 +194,33 @@ def test_export_can_set_the_griffin_lim_iterations_synthesis_uses(voice_checkpoi
     assert Synthesizer.from_checkpoint(out).recipe.features.griffin_lim_iters == 7
     assert main(["export", str(voice_checkpoint), "--out", str(tmp_path / "x.pt"), "--griffin-lim-iters", "0"]) == 2
     assert "must be positive" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+
+
+def test_temperature_scales_the_spread_of_what_is_made(voice_checkpoint):
+    """One label, one seed: the clips differ only through z, so their spread grows with the
+    temperature, and temperature 1 is the generator as trained (bit for bit)."""
+    synth = Synthesizer.from_checkpoint(voice_checkpoint)
+    assert synth.temperature == 1.0
+    as_trained = synth.generate(16, labels="a", seed=4).features
+    spreads = {}
+    for temperature in (0.01, 1.0, 3.0):
+        made = Synthesizer.from_checkpoint(voice_checkpoint, temperature=temperature).generate(16, labels="a", seed=4)
+        spreads[temperature] = float(made.features.std(dim=0).mean())
+        if temperature == 1.0:
+            assert torch.equal(made.features, as_trained)
+    assert spreads[0.01] < 0.2 * spreads[1.0] and spreads[3.0] > 1.2 * spreads[1.0], spreads
+
+
+def test_export_stores_the_temperature_synthesis_uses(voice_checkpoint, tmp_path, capsys):
+    out = tmp_path / "voice.pt"
+    assert main(["export", str(voice_checkpoint), "--out", str(out), "--temperature", "1.25"]) == 0
+    assert Synthesizer.from_checkpoint(out).temperature == 1.25
+    assert Synthesizer.from_checkpoint(out, temperature=0.5).temperature == 0.5  # asked for, it wins
+    again = tmp_path / "again.pt"  # an exported file exported again keeps its own
+    assert main(["export", str(out), "--out", str(again)]) == 0
+    assert Synthesizer.from_checkpoint(again).temperature == 1.25
+    wav = tmp_path / "gen.wav"
+    assert main(["synth", "--checkpoint", str(out), "--out", str(wav), "--seed", "2"]) == 0
+    assert "temperature 1.25" in capsys.readouterr().out
+    assert main(["export", str(voice_checkpoint), "--out", str(tmp_path / "x.pt"), "--temperature", "-1"]) == 2
+    assert "temperature: must be a positive number" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
