@@ -22,8 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
 from ganaudio.config import with_data_root  # noqa: E402
 from ganaudio.evaluate import Reference, Scores  # noqa: E402
 from ganaudio.synth import Synthesizer, check_temperature  # noqa: E402
@@ -118,5 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    torch.set_grad_enabled(False)
     main()
