@@ -49,8 +49,9 @@ class RealClips(torch.utils.data.Dataset):
 class SyntheticClips(torch.utils.data.Dataset):
     """`per_class` generated clips of each label (all, or `labels`) as (waveform, label index),
     label-major. Clips are made lazily CLIPS_PER_CALL at a time and kept (`cache=True`); clip i depends
-    only on `seed`, the labels, per_class and i, never on the order items are read, so a seed
-    repeats the dataset. Each batch's generator seed is drawn from `seed`, so datasets of other
+    only on `seed`, the labels, per_class, the temperature and i, never on the order items are
+    read, so a seed repeats the dataset. `temperature` as in Synthesizer.from_checkpoint; a given
+    `synthesizer` keeps its own (as its vocoder and device). Each batch's generator seed is drawn from `seed`, so datasets of other
     seeds do not share clips."""
 
     def __init__(self, checkpoint: Path | str | None = None, per_class: int = 100, seed: int = 0,
@@ -158,15 +159,16 @@ def require_new_folder(out: Path) -> None:
 
 
 def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tensor | None = None) -> list[Path]:
-    """WAVs in `out/<label>/<label>-<i>.wav` plus `out/manifest.csv` (path, label, seed, item:
-    `SyntheticClips(checkpoint, per_class, seed, labels)[item]` remakes the clip), all or
+    """WAVs in `out/<label>/<label>-<i>.wav` plus `out/manifest.csv` (path, label, seed, item,
+    temperature: `SyntheticClips(checkpoint, per_class, seed, labels, temperature=...)[item]`
+    remakes the clip), all or
     nothing: written into a temporary folder beside `out`, renamed into place at the end.
     `keep` (a bool per clip) drops clips, e.g. those the quality filter rejected."""
     out = Path(out)
     require_new_folder(out)
     rows, written = io.StringIO(), []
     manifest = csv.writer(rows)
-    manifest.writerow(["path", "label", "seed", "item"])
+    manifest.writerow(["path", "label", "seed", "item", "temperature"])
     counters: dict[str, int] = {}
     staging = None
     try:
@@ -181,7 +183,7 @@ def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tens
             relative = Path(name) / f"{name}-{number:05d}.wav"
             (staging / name).mkdir(exist_ok=True)
             write_wav(staging / relative, waveform, synthetic.sample_rate)
-            manifest.writerow([relative.as_posix(), name, synthetic.seed, index])
+            manifest.writerow([relative.as_posix(), name, synthetic.seed, index, f"{synthetic.synth.temperature:g}"])
             written.append(out / relative)
         (staging / "manifest.csv").write_text(rows.getvalue())
         if out.exists():

@@ -41,11 +41,15 @@ GENERATOR_BATCH = 256  # samples per generator call: keeps memory flat for any n
 
 def check_temperature(temperature: float) -> float:
     """The spread of the latent noise z ~ N(0, temperature^2): 1 is what the generator was
-    trained on; below 1 trades variety for fidelity, above 1 the reverse (BigGAN's
-    truncation and Glow's temperature are the same trade)."""
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+    trained on; below 1 trades variety for fidelity, above 1 the reverse (Glow's temperature;
+    BigGAN's truncation makes the same trade)."""
+    try:
+        value = float(temperature) if not isinstance(temperature, (bool, str)) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
         raise UserError(f"temperature: must be a positive number, got {temperature}")
-    return float(temperature)
+    return value
 
 
 @dataclass

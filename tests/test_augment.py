@@ -103,9 +103,9 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
                  "--out", str(out), "--seed", "4"]) == 0
     assert "wrote 4 clips" in (printed := capsys.readouterr().out) and "temperature 1)" in printed
     rows = list(csv.DictReader((out / "manifest.csv").open()))
-    assert [(r["path"], r["label"], r["seed"], r["item"]) for r in rows] == [
-        ("a/a-00000.wav", "a", "4", "0"), ("a/a-00001.wav", "a", "4", "1"),
-        ("u/u-00000.wav", "u", "4", "2"), ("u/u-00001.wav", "u", "4", "3")]
+    assert [(r["path"], r["label"], r["seed"], r["item"], r["temperature"]) for r in rows] == [
+        ("a/a-00000.wav", "a", "4", "0", "1"), ("a/a-00001.wav", "a", "4", "1", "1"),
+        ("u/u-00000.wav", "u", "4", "2", "1"), ("u/u-00001.wav", "u", "4", "3", "1")]
     audio, rate = soundfile.read(out / "u" / "u-00001.wav")
     assert rate == 8000 and audio.shape == (CLIP_SAMPLES,)
     # the manifest's seed and item remake the clip (up to 16-bit rounding)
@@ -113,6 +113,18 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
     assert torch.allclose(torch.from_numpy(audio).float(), remade, atol=1 / 2**15)
     dataset = load_dataset(load_recipe("voice", [*TINY_MEL, f"data.cache_dir={tmp_path / 'cache'}"], data_root=str(out)))
     assert dataset.label_names == ["a", "u"] and len(dataset) == 4
+    # at another temperature the manifest says so, and the same row remakes its clip
+    warm = tmp_path / "warm"
+    assert main(["augment", "--checkpoint", str(checkpoint), "--per-class", "1", "--labels", "e",
+                 "--out", str(warm), "--temperature", "1.5"]) == 0
+    assert "temperature 1.5)" in capsys.readouterr().out
+    row = next(csv.DictReader((warm / "manifest.csv").open()))
+    assert row["temperature"] == "1.5"
+    audio, _ = soundfile.read(warm / row["path"])
+    remade = SyntheticClips(checkpoint, per_class=1, seed=0, labels=["e"], temperature=1.5)[0][0]
+    as_trained = SyntheticClips(checkpoint, per_class=1, seed=0, labels=["e"])[0][0]
+    assert torch.allclose(torch.from_numpy(audio).float(), remade, atol=1 / 2**15)
+    assert not torch.allclose(remade, as_trained, atol=1e-3)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -201,7 +201,9 @@ def test_temperature_scales_the_spread_of_what_is_made(voice_checkpoint):
     temperature, and temperature 1 is the generator as trained (bit for bit)."""
     synth = Synthesizer.from_checkpoint(voice_checkpoint)
     assert synth.temperature == 1.0
-    as_trained = synth.generate(16, labels="a", seed=4).features
+    z = torch.randn(16, synth.generator.latent_dim, generator=torch.Generator().manual_seed(4))
+    as_trained = synth.generator(z, synth.label_indices("a", 16)).float()
+    assert torch.equal(synth.generate(16, labels="a", seed=4).features, as_trained)
     spreads = {}
     for temperature in (0.01, 1.0, 3.0):
         made = Synthesizer.from_checkpoint(voice_checkpoint, temperature=temperature).generate(16, labels="a", seed=4)
@@ -219,6 +221,8 @@ def test_export_stores_the_temperature_synthesis_uses(voice_checkpoint, tmp_path
     again = tmp_path / "again.pt"  # an exported file exported again keeps its own
     assert main(["export", str(out), "--out", str(again)]) == 0
     assert Synthesizer.from_checkpoint(again).temperature == 1.25
+    assert main(["export", str(out), "--out", str(tmp_path / "other.pt"), "--temperature", "0.9"]) == 0
+    assert Synthesizer.from_checkpoint(tmp_path / "other.pt").temperature == 0.9  # asked for, it replaces the file's
     wav = tmp_path / "gen.wav"
     assert main(["synth", "--checkpoint", str(out), "--out", str(wav), "--seed", "2"]) == 0
     assert "temperature 1.25" in capsys.readouterr().out

@@ -187,6 +187,7 @@ def test_every_command_decodes_with_the_vocoder_it_is_given(trained_vocoder, gen
     (["synth", "--vocoder", "{tmp}/missing.pt", "--out", "{tmp}/g.wav"], "missing.pt: checkpoint not found"),
     (["synth", "--vocoder", "{gan}", "--out", "{tmp}/g.wav"], "is a GAN training checkpoint, not a vocoder"),
     (["export", "{run}", "--out", "{tmp}/v.pt", "--vocoder", "{run}"], "is a vocoder; --vocoder goes with"),
+    (["export", "{run}", "--out", "{tmp}/v.pt", "--temperature", "1.2"], "is a vocoder; --temperature goes with"),
     (["export", "{run}/best.pt", "--out", "{run}/best.pt"], "is the file being exported"),
     (["export", "{gan}", "--out", "{tmp}/checkpoint-0000001.pt"], "a run folder's checkpoint name"),
 ])
