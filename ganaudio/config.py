@@ -205,8 +205,9 @@ class ModelConfig:
     # Minibatch standard deviation (ProGAN, Karras et al. 2018) in the critic's last block: how
     # much the samples of each group of this many differ, as one more feature channel, so the
     # critic can tell a generator that repeats one sound from real variety. 0 leaves it out;
-    # else it must divide each process's batch. On the drum kit (3 seeds, BENCHMARKS.md) it did
-    # not help: recall 0.46 +- 0.12 against 0.57 +- 0.02 without it in 12 minutes.
+    # else it must divide each process's batch. It did not help recall on the drum kit (0.46 +-
+    # 0.12 against 0.57 +- 0.02 in 12 minutes) nor on digits (0.31 against 0.37 at 3,000 steps,
+    # lower on 3 of 3 seeds), 3 seeds each (BENCHMARKS.md).
     minibatch_std: int = 0
 
     def validate(self, path: str) -> None:
