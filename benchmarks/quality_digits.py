@@ -69,7 +69,6 @@ ROWS = {
     "mode-seeking-0.1": ["train.mode_seeking_weight=0.1"],
     "r1-0.1": ["train.r1_weight=0.1"],
     "critic-lr-4e-4": ["train.lr_critic=4e-4"],
-    "feature-matching": ["train.feature_matching_weight=1"],
 }
 # checkpoints about every 1-2 minutes on 2 cores (--checkpoint-scale scales this for long runs)
 CHECKPOINT_EVERY = {"wgan-gp-specgan-settings": 100}
