@@ -249,11 +249,6 @@ class TrainConfig:
     # between two samples of one label / distance between their latents, averaged over pairs),
     # so that different z make different clips; 0 turns it off. Pairs need an even batch.
     mode_seeking_weight: float = 0.0
-    # Feature matching (Salimans et al. 2016): the generator also minimises weight x the squared
-    # L2 distance between the batch means of the critic's last features (before its score) on real
-    # and on generated samples, so it must match the real batch's statistics, not only fool the
-    # critic; 0 turns it off. Costs one more critic pass over a real batch a step.
-    feature_matching_weight: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     # bf16 autocast where the hardware does bf16 natively: CUDA, and CPUs with AVX512-BF16 or
     # AMX (runtime.py); elsewhere fp32. The penalties are computed in fp32 either way.
@@ -282,7 +277,6 @@ class TrainConfig:
         _require(self.gp_weight >= 0, f"{path}.gp_weight", "must be >= 0")
         _require(self.r1_weight >= 0, f"{path}.r1_weight", "must be >= 0")
         _require(self.mode_seeking_weight >= 0, f"{path}.mode_seeking_weight", "must be >= 0")
-        _require(self.feature_matching_weight >= 0, f"{path}.feature_matching_weight", "must be >= 0")
         _require(not self.mode_seeking_weight or self.batch_size % 2 == 0, f"{path}.mode_seeking_weight",
                  f"pairs samples, so train.batch_size must be even, not {self.batch_size}")
         for key in ("beta1", "beta2", "ema_decay"):

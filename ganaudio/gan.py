@@ -21,8 +21,7 @@ from ganaudio.config import Recipe
 from ganaudio.diffaugment import DiffAugment
 from ganaudio.loop import apply_update
 from ganaudio.errors import UserError
-from ganaudio.losses import (critic_loss, feature_matching_loss, generator_loss, gradient_penalty,
-                             mode_seeking_penalty, r1_penalty)
+from ganaudio.losses import critic_loss, generator_loss, gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaudio.models import Critic, Generator, check_minibatch_groups, check_model_size
 from ganaudio.runtime import Shard, sync_batch_norms
 
@@ -220,8 +219,7 @@ class GanStep:
 
     def generator_step(self) -> dict[str, torch.Tensor]:
         s, weight = self.state, self.train_config.mode_seeking_weight
-        matching = self.train_config.feature_matching_weight
-        real, labels = self.random_batch()  # labels drawn from the data's class balance
+        _, labels = self.random_batch()  # labels drawn from the data's class balance
         if weight:  # the second half asks for the same labels as the first: pairs for mode seeking
             labels = labels[:len(labels) // 2].repeat(2)
         cond = labels if s.num_classes else None
@@ -231,16 +229,8 @@ class GanStep:
         with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.autocast):
             fake = s.generator_train(latents, cond)
             # The critic itself: its gradients are not wanted here, so DDP must not wait for them.
-            fake_features, scores = s.critic.features_and_scores(self.augment(fake), cond)
-            losses = generator_loss(self.train_config.loss, scores.float())
-            if matching:
-                with torch.no_grad():  # the real batch the labels came from, as the critic sees it
-                    real_features, _ = s.critic.features_and_scores(self.augment(real), cond)
+            losses = generator_loss(self.train_config.loss, s.critic(self.augment(fake), cond).float())
         total = losses.pop("total")
-        if matching:
-            matched = feature_matching_loss(fake_features, real_features)
-            total = total + matching * matched.pop("total")
-            losses.update(matched)
         if weight:
             seeking = mode_seeking_penalty(fake, latents)
             total = total + weight * seeking.pop("total")

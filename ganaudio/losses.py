@@ -68,12 +68,3 @@ def mode_seeking_penalty(fakes: torch.Tensor, latents: torch.Tensor, eps: float 
     latent = (latents[:half] - latents[half:2 * half]).abs().flatten(1).mean(dim=1)
     ratio = (image / latent).mean()
     return {"total": 1 / (ratio + eps), "gen/mode_ratio": ratio.detach()}
-
-
-def feature_matching_loss(fake_features: torch.Tensor, real_features: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Salimans et al. 2016 (written from the paper): the squared L2 norm of (batch mean of fake
-    features - batch mean of real features), in fp32. The real features carry no gradient;
-    `gen/feature_matching` logs the term."""
-    gap = fake_features.float().flatten(1).mean(dim=0) - real_features.detach().float().flatten(1).mean(dim=0)
-    total = gap.pow(2).sum()
-    return {"total": total, "gen/feature_matching": total.detach()}

@@ -152,12 +152,6 @@ class Critic(nn.Module):
             nn.init.uniform_(self.project.weight, -feature_size ** -0.5, feature_size ** -0.5)
 
     def forward(self, samples: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.features_and_scores(samples, labels)[1]
-
-    def features_and_scores(self, samples: torch.Tensor,
-                            labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the last features the score is read from (batch, feature_size), scores (batch,)):
-        feature matching compares the first between real and generated batches."""
         if self.one_d:
             h = self.features(samples.flatten(1, 2))  # (batch, 1, mels, frames) -> mels as channels
         else:
@@ -165,7 +159,7 @@ class Critic(nn.Module):
         score = self.score(h).squeeze(1)
         if self.project is not None:
             score = score + (self.project(labels) * h).sum(dim=1)
-        return h, score
+        return score
 
 
 def count_parameters(module: nn.Module) -> int:

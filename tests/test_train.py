@@ -18,7 +18,7 @@ from ganaudio.config import load_recipe
 from ganaudio.data import load_dataset
 from ganaudio.errors import UserError
 from ganaudio.gan import GanState, GanStep
-from ganaudio.losses import feature_matching_loss, mode_seeking_penalty
+from ganaudio.losses import mode_seeking_penalty
 from ganaudio.runtime import Shard
 from ganaudio.train import Trainer
 from tests.helpers import tone, write_wav
@@ -263,24 +263,6 @@ def test_mode_seeking_pairs_labels_and_adds_its_weighted_term(tmp_path, monkeypa
     assert metrics["gen/loss"] == pytest.approx(metrics["gen/adv"] + 2 / metrics["gen/mode_ratio"], rel=1e-4)
     plain = Trainer(tiny_voice(), load_dataset(recipe), tmp_path / "plain").train_step.generator_step()
     assert "gen/mode_ratio" not in plain
-
-
-def test_feature_matching_adds_its_weighted_term_against_a_real_batch(tmp_path, monkeypatch):
-    recipe = tiny_voice("train.feature_matching_weight=3")
-    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
-    matched = []
-    monkeypatch.setattr(gan_module, "feature_matching_loss",
-                        lambda fake, real: matched.append((fake, real)) or feature_matching_loss(fake, real))
-    metrics = {k: float(v) for k, v in trainer.train_step.generator_step().items()}
-    fake, real = matched[0]
-    assert fake.requires_grad and not real.requires_grad  # the term reaches the generator, not the critic
-    assert fake.shape == real.shape and not torch.equal(fake, real)
-    assert metrics["gen/feature_matching"] > 0
-    assert metrics["gen/loss"] == pytest.approx(metrics["gen/adv"] + 3 * metrics["gen/feature_matching"], rel=1e-4)
-    plain = Trainer(tiny_voice(), load_dataset(recipe), tmp_path / "plain").train_step.generator_step()
-    assert "gen/feature_matching" not in plain
-    with pytest.raises(UserError, match="train.feature_matching_weight: must be >= 0"):
-        tiny_voice("train.feature_matching_weight=-1")
 
 
 def test_mode_seeking_with_an_odd_batch_is_refused(tmp_path):
