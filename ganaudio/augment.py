@@ -183,7 +183,7 @@ def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tens
             relative = Path(name) / f"{name}-{number:05d}.wav"
             (staging / name).mkdir(exist_ok=True)
             write_wav(staging / relative, waveform, synthetic.sample_rate)
-            manifest.writerow([relative.as_posix(), name, synthetic.seed, index, f"{synthetic.synth.temperature:g}"])
+            manifest.writerow([relative.as_posix(), name, synthetic.seed, index, repr(synthetic.synth.temperature)])
             written.append(out / relative)
         (staging / "manifest.csv").write_text(rows.getvalue())
         if out.exists():

@@ -104,8 +104,8 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
     assert "wrote 4 clips" in (printed := capsys.readouterr().out) and "temperature 1)" in printed
     rows = list(csv.DictReader((out / "manifest.csv").open()))
     assert [(r["path"], r["label"], r["seed"], r["item"], r["temperature"]) for r in rows] == [
-        ("a/a-00000.wav", "a", "4", "0", "1"), ("a/a-00001.wav", "a", "4", "1", "1"),
-        ("u/u-00000.wav", "u", "4", "2", "1"), ("u/u-00001.wav", "u", "4", "3", "1")]
+        ("a/a-00000.wav", "a", "4", "0", "1.0"), ("a/a-00001.wav", "a", "4", "1", "1.0"),
+        ("u/u-00000.wav", "u", "4", "2", "1.0"), ("u/u-00001.wav", "u", "4", "3", "1.0")]
     audio, rate = soundfile.read(out / "u" / "u-00001.wav")
     assert rate == 8000 and audio.shape == (CLIP_SAMPLES,)
     # the manifest's seed and item remake the clip (up to 16-bit rounding)
