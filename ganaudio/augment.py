@@ -48,11 +48,11 @@ class RealClips(torch.utils.data.Dataset):
 
 class SyntheticClips(torch.utils.data.Dataset):
     """`per_class` generated clips of each label (all, or `labels`) as (waveform, label index),
-    label-major. Clips are made lazily CLIPS_PER_CALL at a time and kept (`cache=True`); clip i depends
-    only on `seed`, the labels, per_class, the temperature and i, never on the order items are
-    read, so a seed repeats the dataset. `temperature` as in Synthesizer.from_checkpoint; a given
-    `synthesizer` keeps its own (as its vocoder and device). Each batch's generator seed is drawn from `seed`, so datasets of other
-    seeds do not share clips."""
+    label-major. Clips are made lazily CLIPS_PER_CALL at a time and kept (`cache=True`); clip i
+    depends only on `seed`, the labels, per_class, the temperature and i, never on the order
+    items are read, so a seed repeats the dataset. Each batch's generator seed is drawn from
+    `seed`, so datasets of other seeds do not share clips. `temperature` as in
+    Synthesizer.from_checkpoint; a given `synthesizer` keeps its own (as its vocoder and device)."""
 
     def __init__(self, checkpoint: Path | str | None = None, per_class: int = 100, seed: int = 0,
                  labels: Sequence[str] | None = None, device: str = "cpu", cache: bool = True,
@@ -161,8 +161,8 @@ def require_new_folder(out: Path) -> None:
 def write_labelled_folder(synthetic: SyntheticClips, out: Path, keep: torch.Tensor | None = None) -> list[Path]:
     """WAVs in `out/<label>/<label>-<i>.wav` plus `out/manifest.csv` (path, label, seed, item,
     temperature: `SyntheticClips(checkpoint, per_class, seed, labels, temperature=...)[item]`
-    remakes the clip), all or
-    nothing: written into a temporary folder beside `out`, renamed into place at the end.
+    remakes the clip), all or nothing: written into a temporary folder beside `out`, renamed
+    into place at the end.
     `keep` (a bool per clip) drops clips, e.g. those the quality filter rejected."""
     out = Path(out)
     require_new_folder(out)

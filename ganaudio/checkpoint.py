@@ -123,8 +123,9 @@ def export_generator(checkpoint: Path | str, out: Path | str, half: bool = True,
     the size, inaudible here). `griffin_lim_iters` replaces the recipe's inversion setting, which
     only synthesis uses. `vocoder` (vocoder.read_vocoder) is stored in the file, in float16, and
     decodes its samples by default; so does `temperature` (synth.check_temperature) sample it,
-    where given (an exported generator keeps its own otherwise). The file is for sharing, so its recipe keeps no path of this
-    machine (data.root and data.cache_dir): evaluating it elsewhere takes `--data`."""
+    where given (an exported generator keeps its own otherwise). The file is for sharing, so
+    its recipe keeps no path of this machine (data.root and data.cache_dir): evaluating it
+    elsewhere takes `--data`."""
     source, out = resolve_checkpoint(checkpoint), Path(out)
     require_export_target(out, source)
     state = load_checkpoint(source, kinds=(KIND, GENERATOR_KIND))
