@@ -63,7 +63,6 @@ ROWS = {
     "ema-0.999": ["train.ema_decay=0.999"],
     "wider": ["model.width=192", "model.max_width=512"],
     "minibatch-std": ["model.minibatch_std=4"],
-    "patch-critic": ["model.patch_critic=16"],
     "minibatch-std-diffaugment": ["model.minibatch_std=4", "train.diffaugment_shift=0.125",
                                   "train.diffaugment_cutout=0.25"],
     "mode-seeking": ["train.mode_seeking_weight=1"],

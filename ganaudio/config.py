@@ -209,13 +209,6 @@ class ModelConfig:
     # 0.12 against 0.57 +- 0.02 in 12 minutes) nor on digits (0.31 against 0.37 at 3,000 steps,
     # lower on 3 of 3 seeds), 3 seeds each (BENCHMARKS.md).
     minibatch_std: int = 0
-    # A second critic head for 1-d networks: a small 2-D convolutional net over (mel, time)
-    # whose scores of local patches (26 mel bins x 26 frames each) are averaged into a second
-    # score, with its own loss beside the whole-spectrum critic's (as HiFi-GAN and UnivNet sum
-    # several discriminators' losses). It judges local texture (how sharp a harmonic is in the
-    # upper bands, how crisp an onset), which the 1-d critic sees only mixed into every channel.
-    # The value is its first layer's channels; 0 leaves it out.
-    patch_critic: int = 0
 
     def validate(self, path: str) -> None:
         for key in ("latent_dim", "width", "max_width", "kernel_size", "label_embedding_std"):
@@ -225,9 +218,6 @@ class ModelConfig:
         _require(self.depth is None or self.depth >= 1, f"{path}.depth", "must be >= 1 (or null for auto)")
         _require(self.minibatch_std != 1 and self.minibatch_std >= 0, f"{path}.minibatch_std",
                  "must be 0 (off) or a group of 2 or more samples")
-        _require(self.patch_critic >= 0, f"{path}.patch_critic", "must be 0 (off) or a number of channels")
-        _require(not self.patch_critic or self.conv == "1d", f"{path}.patch_critic",
-                 "is for model.conv 1d: a 2d critic already judges local patches")
 
 
 @dataclass(frozen=True)

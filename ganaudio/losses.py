@@ -37,21 +37,13 @@ def r1_penalty(critic: CriticFunction, real: torch.Tensor) -> torch.Tensor:
     return gradients.flatten(1).pow(2).sum(dim=1).mean()
 
 
-def per_head(values: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch, summed over the critic's heads: scores are (batch,) or, with
-    several heads, (batch, heads), and each head's loss counts in full (as HiFi-GAN sums its
-    discriminators' losses)."""
-    return values.mean(dim=0).sum()
-
-
 def critic_loss(loss: str, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The critic's loss without regularisers; `critic/wdist` is the Wasserstein estimate
-    (summed over heads)."""
-    wdist = per_head(real_scores) - per_head(fake_scores)
+    """The critic's loss without regularisers; `critic/wdist` is the Wasserstein estimate."""
+    wdist = real_scores.mean() - fake_scores.mean()
     if loss == "wgan-gp":
         total = -wdist
     elif loss == "hinge":
-        total = per_head(F.relu(1 - real_scores)) + per_head(F.relu(1 + fake_scores))
+        total = F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
     else:
         raise ValueError(f"unknown loss {loss!r}")
     return {"total": total, "critic/wdist": wdist.detach()}
@@ -61,7 +53,7 @@ def generator_loss(loss: str, fake_scores: torch.Tensor) -> dict[str, torch.Tens
     """Both WGAN and hinge generators maximise the critic's score of fakes."""
     if loss not in ("wgan-gp", "hinge"):
         raise ValueError(f"unknown loss {loss!r}")
-    total = -per_head(fake_scores)
+    total = -fake_scores.mean()
     return {"total": total, "gen/adv": total.detach()}
 
 

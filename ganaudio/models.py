@@ -121,29 +121,8 @@ def check_minibatch_groups(config: ModelConfig, local_batch: int) -> None:
                         f"{local_batch} each process trains on (train.batch_size over the processes)")
 
 
-class PatchCritic(nn.Module):
-    """(batch, 1, height, width) -> (batch,): the mean score of local (mel, time) patches,
-    unconditional. Two 4x4 stride-2 convolutions, then two 3x3 ones to a score map at a
-    quarter of the size: each score sees 26 x 26 bins (PatchGAN, Isola et al. 2017; as
-    UnivNet's spectrogram discriminator runs 2-D convolutions over its spectrograms). Strided
-    from the first layer because 2-D convolutions at full size are the slow kind on a CPU."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * width, 1, 3, padding=1))
-
-    def forward(self, samples: torch.Tensor) -> torch.Tensor:
-        return self.net(samples.contiguous(memory_format=torch.channels_last)).mean(dim=(1, 2, 3))
-
-
 class Critic(nn.Module):
-    """((batch, 1, height, width), labels or None) -> scores (batch,); higher means more real.
-    With model.patch_critic, (batch, 2): the whole-spectrum score and the patch critic's, each
-    with its own loss (losses.py sums a loss over the heads)."""
+    """((batch, 1, height, width), labels or None) -> scores (batch,); higher means more real."""
 
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, int, int], num_classes: int):
         super().__init__()
@@ -171,7 +150,6 @@ class Critic(nn.Module):
             # answered with one sample per label whatever z was (spread over z 0.05 against 0.31
             # for real MNIST digits after 600 steps).
             nn.init.uniform_(self.project.weight, -feature_size ** -0.5, feature_size ** -0.5)
-        self.patches = PatchCritic(config.patch_critic) if config.patch_critic else None
 
     def forward(self, samples: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.one_d:
@@ -181,8 +159,6 @@ class Critic(nn.Module):
         score = self.score(h).squeeze(1)
         if self.project is not None:
             score = score + (self.project(labels) * h).sum(dim=1)
-        if self.patches is not None:
-            return torch.stack([score, self.patches(samples)], dim=1)
         return score
 
 

@@ -94,33 +94,3 @@ def test_minibatch_groups_must_divide_each_process_batch():
         check_minibatch_groups(ModelConfig(minibatch_std=4), 30)
     with pytest.raises(UserError, match="model.minibatch_std"):
         ModelConfig(minibatch_std=1).validate("model")
-
-
-def test_the_patch_critic_is_a_second_head_that_sees_local_patches():
-    """(batch, 2) scores; the second ignores labels and only sees what is near each patch."""
-    torch.manual_seed(0)
-    config = ModelConfig(latent_dim=16, width=8, max_width=32, conv="1d", patch_critic=4)
-    critic = Critic(config, (1, 64, 64), 10)
-    samples, labels = torch.randn(2, 1, 64, 64), torch.tensor([1, 7])
-    scores = critic(samples, labels)
-    assert scores.shape == (2, 2)
-    relabelled = critic(samples, torch.tensor([3, 3]))
-    assert scores[0, 1] == relabelled[0, 1] and scores[0, 0] != relabelled[0, 0]
-    # One bin changed moves only the patch scores that see it: 6 x 6 of the 16 x 16 score map,
-    # as each score sees 26 x 26 bins and the map steps 4 bins at a time.
-    changed = samples[:1].clone()
-    changed[..., 31, 31] += 1
-    moved = (critic.patches.net(changed) - critic.patches.net(samples[:1])).abs()[0, 0] > 0
-    assert moved.shape == (16, 16)
-    assert moved.any(dim=1).nonzero().flatten().tolist() == [5, 6, 7, 8, 9, 10]
-    assert moved.any(dim=0).nonzero().flatten().tolist() == [5, 6, 7, 8, 9, 10]
-    assert Critic(ModelConfig(latent_dim=16, width=8, max_width=32, conv="1d"), (1, 64, 64), 10)(
-        samples, labels).shape == (2,)
-
-
-def test_the_patch_critic_is_for_one_d_networks():
-    ModelConfig(conv="1d", patch_critic=8).validate("model")
-    with pytest.raises(UserError, match="^model.patch_critic: is for model.conv 1d"):
-        ModelConfig(conv="2d", patch_critic=8).validate("model")
-    with pytest.raises(UserError, match="^model.patch_critic"):
-        ModelConfig(conv="1d", patch_critic=-1).validate("model")

@@ -55,8 +55,7 @@ def test_voice_recipe_trains_and_writes_everything(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra", [["train.loss=wgan-gp", "train.r1_weight=0", "train.penalty_every=1"],
                                    ["train.loss=hinge", "train.r1_weight=1.0", "train.penalty_every=2"],
-                                   ["model.conditional=false"], ["model.conv=2d", "model.kernel_size=3", "train.ema_decay=0.5"],
-                                   ["model.patch_critic=4"]])
+                                   ["model.conditional=false"], ["model.conv=2d", "model.kernel_size=3", "train.ema_decay=0.5"]])
 def test_losses_are_finite_for_each_loss_and_conditioning(tmp_path, extra):
     recipe = tiny_voice(*extra)
     trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
@@ -64,23 +63,6 @@ def test_losses_are_finite_for_each_loss_and_conditioning(tmp_path, extra):
     assert all(bool(torch.isfinite(v)) for m in metrics for v in m.values())
     assert ("critic/gp" in metrics[0]) == ("train.loss=wgan-gp" in extra)
     assert (trainer.state.num_classes == 0) == ("model.conditional=false" in extra)
-
-
-def test_the_patch_critic_trains_beside_the_critic_with_its_own_loss(tmp_path):
-    """Both heads' losses count in full, and the patch critic's weights learn."""
-    recipe = tiny_voice("model.patch_critic=4", "train.r1_weight=0")
-    trainer = Trainer(recipe, load_dataset(recipe), tmp_path)
-    patches = trainer.state.critic.patches
-    weights = [layer.weight for layer in patches.net if isinstance(layer, torch.nn.Conv2d)]
-    before = [w.detach().clone() for w in weights]
-    heads = []
-    trainer.state.critic.register_forward_hook(lambda module, inputs, output: heads.append(output.detach().float()))
-    metrics = {k: float(v) for k, v in trainer.train_step.critic_step().items()}
-    real, fake = heads[0].chunk(2)
-    assert real.shape[1] == 2
-    hinge = sum(float(torch.relu(1 - real[:, h]).mean() + torch.relu(1 + fake[:, h]).mean()) for h in range(2))
-    assert metrics["critic/loss"] == pytest.approx(hinge, rel=1e-3)
-    assert all(not torch.equal(b, w) for b, w in zip(before, weights))
 
 
 def test_mnist_recipe_trains(tmp_path, mnist_dir):
