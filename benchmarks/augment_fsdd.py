@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import statistics
 import sys
@@ -144,14 +145,18 @@ def few_clips(labels: torch.Tensor, per_digit: int, seed: int) -> torch.Tensor:
     return torch.cat(picks)
 
 
-def train_gan(recipe, waveforms: torch.Tensor, labels: torch.Tensor, minutes: float, seed: int, run_dir: Path) -> Path:
-    """A digits GAN on these clips alone (feature statistics fitted on them too), with DiffAugment."""
+def train_gan(recipe, waveforms: torch.Tensor, labels: torch.Tensor, minutes: float | None, steps: int | None,
+              seed: int, run_dir: Path) -> Path:
+    """A digits GAN on these clips alone (feature statistics fitted on them too), with DiffAugment,
+    for `steps` generator steps when given (the same GAN whatever else shares the cores), else
+    for `minutes` of wall time."""
     features = MelFeatures(recipe.features)
     log_mels = features.log_mel(waveforms)
     features.statistics = fit_statistics(log_mels)
     subset = Dataset(samples=features.normalize(log_mels), labels=labels, label_names=[str(d) for d in range(10)],
                      split="train", summary=DataSummary(source="fsdd"), feature_state=features.state_dict())
-    train = dataclasses.replace(recipe.train, steps=10**6, max_minutes=minutes, seed=seed, eval_every=0,
+    train = dataclasses.replace(recipe.train, steps=steps or 10**6, max_minutes=None if steps else minutes,
+                                seed=seed, eval_every=0,
                                 sample_every=10**6, checkpoint_every=10**6, diffaugment_shift=0.125,
                                 diffaugment_cutout=0.25)
     return Trainer(dataclasses.replace(recipe, train=train), subset, run_dir).fit()
@@ -161,7 +166,8 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
               seed: int) -> torch.Tensor:
     """The waveforms of --synthetic-per-digit clips per digit from a GAN trained on these
     clips alone, digit by digit; read from --gan-cache when an earlier run kept them."""
-    name = f"{per_digit}-per-digit-seed{seed}-{args.gan_minutes}min-{args.synthetic_per_digit}-made.pt"
+    length = f"{args.gan_steps}steps" if args.gan_steps else f"{args.gan_minutes}min"
+    name = f"{per_digit}-per-digit-seed{seed}-{length}-{args.synthetic_per_digit}-made.pt"
     cached = args.gan_cache / name if args.gan_cache else None
     if cached is not None and cached.is_file():
         saved = torch.load(cached)
@@ -169,7 +175,7 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
             sys.exit(f"{cached}: made from {saved['data']}, not {args.data}: give another --gan-cache")
         return saved["waveforms"]
     with tempfile.TemporaryDirectory() as run_dir:
-        checkpoint = train_gan(recipe, real_w, real_y, args.gan_minutes, seed, Path(run_dir))
+        checkpoint = train_gan(recipe, real_w, real_y, args.gan_minutes, args.gan_steps, seed, Path(run_dir))
         made = Synthesizer.from_checkpoint(checkpoint).generate(
             10 * args.synthetic_per_digit, labels=[str(d) for d in range(10) for _ in range(args.synthetic_per_digit)],
             seed=seed).samples
@@ -179,12 +185,40 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
     return made
 
 
+def print_tables(records: list[dict]) -> None:
+    """Mean +- standard deviation over seeds per condition, then each condition's change against
+    real only, seed by seed, in points (the test of "never hurts")."""
+    conditions = list(dict.fromkeys(r["condition"] for r in records))
+    per_digits = sorted({r["per_digit"] for r in records})
+    score = {(r["per_digit"], r["condition"], r["seed"]): r["accuracy"] for r in records}
+    seeds = {d: sorted({r["seed"] for r in records if r["per_digit"] == d}) for d in per_digits}
+    print(f"\n| real clips per digit | {' | '.join(conditions)} |")
+    print("|---:|" + "---:|" * len(conditions))
+    for d in per_digits:
+        cells = []
+        for c in conditions:
+            scores = [score[d, c, s] for s in seeds[d] if (d, c, s) in score]
+            spread = statistics.stdev(scores) if len(scores) > 1 else math.nan
+            cells.append(f"{statistics.mean(scores):.3f} +- {spread:.3f}" if scores else "-")
+        print(f"| {d} | " + " | ".join(cells) + " |")
+    others = [c for c in conditions if c != "real only"]
+    if "real only" not in conditions or not others:
+        return
+    print(f"\nChange against real only, per seed (points):\n\n| real clips per digit | {' | '.join(others)} |")
+    print("|---:|" + "---|" * len(others))
+    for d in per_digits:
+        cells = [", ".join(f"{100 * (score[d, c, s] - score[d, 'real only', s]):+.1f}" for s in seeds[d]
+                           if (d, c, s) in score and (d, "real only", s) in score) for c in others]
+        print(f"| {d} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data")
     parser.add_argument("--per-digit", type=int, nargs="+", default=[5, 20])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--gan-minutes", type=float, default=3.0)
+    parser.add_argument("--gan-steps", type=int, help="train each GAN this many steps instead of --gan-minutes")
     parser.add_argument("--synthetic-per-digit", type=int, default=50)
     parser.add_argument("--classifier-steps", type=int, default=400)
     parser.add_argument("--classifier-seeds", type=int, default=1,
@@ -192,7 +226,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS)[:4], choices=list(CONDITIONS))
     parser.add_argument("--gan-cache", type=Path, help="keep (and reuse) each GAN's clips in this folder")
+    parser.add_argument("--json", type=Path, help="write each (clips per digit, seed, condition) result here")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="print the tables of results written by earlier runs' --json (e.g. runs split over cores)")
     args = parser.parse_args()
+    if args.merge:
+        print_tables([r for path in args.merge for r in json.loads(path.read_text())])
+        return
+    if not args.data:
+        parser.error("--data is needed unless --merge")
     torch.set_num_threads(args.threads)
     recipe = load_recipe("digits", data_root=args.data)
     clips = read_audio_clips(recipe)
@@ -204,7 +246,7 @@ def main() -> None:
     conditions = list(args.conditions)
     if any(CONDITIONS[c].filtered for c in conditions) and "real only" not in conditions:
         conditions.insert(0, "real only")  # its classifier is the filter
-    results: dict[tuple[int, str], list[float]] = {}
+    records: list[dict] = []
     for per_digit in args.per_digit:
         for seed in args.seeds:
             index = few_clips(train_y, per_digit, seed)
@@ -231,20 +273,15 @@ def main() -> None:
                         kept = heard_as_asked(model, inputs, made, fake_y)
                     scores.append(accuracy(model, inputs, test_w, test_y))
                 score = statistics.mean(scores)
-                results.setdefault((per_digit, name), []).append(score)
-                note = (f" (GAN clips kept per digit: {fake_y[kept].bincount(minlength=10).tolist()} of "
-                        f"{args.synthetic_per_digit})") if condition.filtered else ""
+                heard = fake_y[kept].bincount(minlength=10).tolist() if kept is not None else None
+                if name in args.conditions:
+                    records.append({"per_digit": per_digit, "seed": seed, "condition": name, "accuracy": score,
+                                    "classifier_scores": scores, "gan_clips_heard_as_asked": heard})
+                note = f" (GAN clips kept per digit: {heard} of {args.synthetic_per_digit})" if condition.filtered else ""
                 print(f"{per_digit} per digit, seed {seed}, {name}: test accuracy {score:.3f}{note}", flush=True)
-    conditions = [c for c in conditions if c in args.conditions]
-    print(f"\n| real clips per digit | {' | '.join(conditions)} |")
-    print("|---:|" + "---:|" * len(conditions))
-    for per_digit in args.per_digit:
-        cells = []
-        for condition in conditions:
-            scores = results.get((per_digit, condition), [])
-            spread = statistics.stdev(scores) if len(scores) > 1 else math.nan
-            cells.append(f"{statistics.mean(scores):.3f} +- {spread:.3f}" if scores else "-")
-        print(f"| {per_digit} | " + " | ".join(cells) + " |")
+                if args.json:
+                    args.json.write_text(json.dumps(records, indent=1))
+    print_tables(records)
 
 
 if __name__ == "__main__":
