@@ -162,12 +162,15 @@ def train_gan(recipe, waveforms: torch.Tensor, labels: torch.Tensor, minutes: fl
     return Trainer(dataclasses.replace(recipe, train=train), subset, run_dir).fit()
 
 
+def gan_length(args: argparse.Namespace) -> str:
+    return f"{args.gan_steps} steps" if args.gan_steps else f"{args.gan_minutes} min"
+
+
 def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse.Namespace, per_digit: int,
               seed: int) -> torch.Tensor:
     """The waveforms of --synthetic-per-digit clips per digit from a GAN trained on these
     clips alone, digit by digit; read from --gan-cache when an earlier run kept them."""
-    length = f"{args.gan_steps}steps" if args.gan_steps else f"{args.gan_minutes}min"
-    name = f"{per_digit}-per-digit-seed{seed}-{length}-{args.synthetic_per_digit}-made.pt"
+    name = f"{per_digit}-per-digit-seed{seed}-{gan_length(args).replace(' ', '')}-{args.synthetic_per_digit}-made.pt"
     cached = args.gan_cache / name if args.gan_cache else None
     if cached is not None and cached.is_file():
         saved = torch.load(cached)
@@ -188,6 +191,10 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
 def print_tables(records: list[dict]) -> None:
     """Mean +- standard deviation over seeds per condition, then each condition's change against
     real only, seed by seed, in points (the test of "never hurts")."""
+    lengths = {r["gan"] for r in records if CONDITIONS[r["condition"]].synthetic_share}
+    if len(lengths) > 1:  # runs with GANs of other lengths merged: say which GAN made the clips
+        records = [{**r, "condition": f"{r['condition']} ({r['gan']} GAN)"} if CONDITIONS[r["condition"]].synthetic_share
+                   else r for r in records]
     conditions = list(dict.fromkeys(r["condition"] for r in records))
     per_digits = sorted({r["per_digit"] for r in records})
     score = {(r["per_digit"], r["condition"], r["seed"]): r["accuracy"] for r in records}
@@ -275,7 +282,8 @@ def main() -> None:
                 score = statistics.mean(scores)
                 heard = fake_y[kept].bincount(minlength=10).tolist() if kept is not None else None
                 if name in args.conditions:
-                    records.append({"per_digit": per_digit, "seed": seed, "condition": name, "accuracy": score,
+                    records.append({"per_digit": per_digit, "seed": seed, "condition": name, "gan": gan_length(args),
+                                    "accuracy": score,
                                     "classifier_scores": scores, "gan_clips_heard_as_asked": heard})
                 note = f" (GAN clips kept per digit: {heard} of {args.synthetic_per_digit})" if condition.filtered else ""
                 print(f"{per_digit} per digit, seed {seed}, {name}: test accuracy {score:.3f}{note}", flush=True)
