@@ -147,10 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     augment = commands.add_parser(
         "augment", help="write a labelled folder of synthetic clips for a classifier",
         description="Generate --per-class clips of each label into OUT/<label>/ with a manifest.csv "
-                    "(path, label, seed); the folder source (and any folder-of-classes loader) reads it back.")
+                    "(path, label, seed); the folder source (and any folder-of-classes loader) reads it back. "
+                    "By default as many as make a quarter of real + synthetic: the share measured to help "
+                    "or stay level (README, 'When GAN clips help').")
     augment.add_argument("--checkpoint", metavar="PATH",
                          help="training checkpoint, run folder or exported generator (default: the bundled digits model)")
-    augment.add_argument("--per-class", type=int, required=True, metavar="N", help="clips per label")
+    augment.add_argument("--per-class", type=int, metavar="N",
+                         help="clips per label (default: a third as many as the real training clips per label, "
+                              "so that synthetic clips make a quarter of the mix; reads the real data)")
     augment.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
     augment.add_argument("--labels", metavar="A,B,...", help="only these labels (default: all)")
     augment.add_argument("--seed", type=int, default=0, help="makes the clips repeatable (default: 0)")
@@ -158,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     augment.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     augment.add_argument("--filter", action="store_true",
                          help="drop clips that a classifier trained on the real data does not assign to their label")
-    augment.add_argument("--data", metavar="PATH", help="with --filter: the real data, if not where the model's recipe says")
+    augment.add_argument("--data", metavar="PATH",
+                         help="the real data (for --filter and the default --per-class), if not where the model's recipe says")
     augment.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     augment.set_defaults(run=run_augment)
     return parser
@@ -401,23 +406,34 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_augment(args: argparse.Namespace) -> int:
-    from ganaudio.augment import SyntheticClips, quality_filter, require_new_folder, write_labelled_folder
+    from ganaudio.augment import (SyntheticClips, per_class_for_share, quality_filter, require_labelled_audio,
+                                  require_new_folder, write_labelled_folder)
     from ganaudio.checkpoint import resolve_checkpoint
     from ganaudio.config import with_data_root
+    from ganaudio.synth import Synthesizer
 
     out = Path(args.out)
     require_new_folder(out)  # before any work
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else None
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
-    synthetic = SyntheticClips(checkpoint, per_class=args.per_class, seed=args.seed, labels=labels, device=args.device,
-                               vocoder=args.vocoder, temperature=args.temperature)
+    synth = Synthesizer.from_checkpoint(checkpoint, device=args.device, vocoder=args.vocoder,
+                                        temperature=args.temperature)
+    require_labelled_audio(synth)
+    recipe = with_data_root(synth.recipe, args.data) if args.data else synth.recipe
+    per_class = args.per_class
+    if per_class is None:
+        names = labels or synth.labels
+        synth.label_indices(names, len(names))  # an unknown label is named before the data is read
+        per_class = per_class_for_share(recipe, names)
+    synthetic = SyntheticClips(per_class=per_class, seed=args.seed, labels=labels, synthesizer=synth)
     keep = None
     if args.filter:
-        recipe = with_data_root(synthetic.synth.recipe, args.data) if args.data else synthetic.synth.recipe
         keep = quality_filter(synthetic, recipe)
     paths = write_labelled_folder(synthetic, out, keep)
+    sized = "" if args.per_class is not None else f", {per_class} per label: a quarter of real + synthetic"
     print(f"wrote {len(paths)} clips at {synthetic.sample_rate} Hz to {out}/<label>/ and {out / 'manifest.csv'} "
-          f"from {checkpoint or 'the bundled digits model'} (seed {args.seed}, temperature {synthetic.synth.temperature:g})")
+          f"from {checkpoint or 'the bundled digits model'} (seed {args.seed}, temperature {synthetic.synth.temperature:g}"
+          f"{sized})")
     if keep is not None:
         dropped = {name: int((~keep[synthetic.labels == k]).sum()) for k, name in enumerate(synthetic.label_names)
                    if bool((synthetic.labels == k).any())}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import pytest
 import soundfile
@@ -69,6 +70,7 @@ def test_real_and_synthetic_clips_mix_at_a_ratio(checkpoint, cache):
     for waveform, label in (mixed[0], mixed[len(mixed) - 1]):  # a real item and a synthetic one alike
         assert waveform.shape == (CLIP_SAMPLES,) and waveform.dtype == torch.float32 and label.dtype == torch.int64
     assert len(mix_with_synthetic(real, synthetic, ratio=0)) == 270
+    assert len(mix_with_synthetic(real, synthetic)) == 270 + 90  # by default a quarter of the mix is synthetic
     with pytest.raises(UserError, match="asks for 540 synthetic clips"):
         mix_with_synthetic(real, synthetic, ratio=2)
     real.label_names = ["x", "y"]  # real data of other labels: indices would not match
@@ -91,6 +93,9 @@ def test_substitution_replaces_items_with_probability_p(checkpoint):
     half, _, _ = SyntheticSubstitution(checkpoint, p=0.5, seed=0)(batch, 8000, torch.zeros(200, dtype=torch.long))
     replaced = sum(not torch.equal(half[i], batch[i]) for i in range(200))
     assert 70 <= replaced <= 130  # binomial(200, 0.5): outside this, p is not being honoured
+    quarter, _, _ = SyntheticSubstitution(checkpoint, seed=0)(batch, 8000, torch.zeros(200, dtype=torch.long))
+    replaced = sum(not torch.equal(quarter[i], batch[i]) for i in range(200))
+    assert 30 <= replaced <= 70  # the default p, a quarter: binomial(200, 0.25), mean 50, sd 6
     with pytest.raises(UserError, match=r"p: must be in \[0, 1\]"):
         SyntheticSubstitution(checkpoint, p=1.5)
     with pytest.raises(UserError, match=r"targets: label indices must be in \[0, 5\)"):
@@ -125,6 +130,24 @@ def test_cli_writes_a_labelled_folder_that_the_folder_source_reads(checkpoint, t
     as_trained = SyntheticClips(checkpoint, per_class=1, seed=0, labels=["e"])[0][0]
     assert torch.allclose(torch.from_numpy(audio).float(), remade, atol=1 / 2**15)
     assert not torch.allclose(remade, as_trained, atol=1e-3)
+
+
+def test_cli_makes_a_quarter_of_real_plus_synthetic_by_default(checkpoint, cache, tmp_path, capsys):
+    """Without --per-class: a third as many clips per label as the real training clips of the
+    labels asked for, read from the model's data, so that synthetic clips are a quarter of the mix."""
+    out = tmp_path / "default"
+    assert main(["augment", "--checkpoint", str(checkpoint), "--labels", "a,e", "--out", str(out)]) == 0
+    real = RealClips(load_recipe("voice", [*VOICE, f"data.cache_dir={cache}"]), "train")
+    real_count = int(sum((real.labels == real.label_names.index(name)).sum() for name in ("a", "e")))
+    rows = list(csv.DictReader((out / "manifest.csv").open()))
+    per_label = {name: sum(row["label"] == name for row in rows) for name in ("a", "e")}
+    assert per_label["a"] == per_label["e"] == math.ceil(real_count / 2 / 3)
+    assert len(rows) / (len(rows) + real_count) == pytest.approx(0.25, abs=0.01)
+    assert f"{per_label['a']} per label: a quarter of real + synthetic" in capsys.readouterr().out
+    # sizing needs the real data: where there is none, one line, exit 2, nothing written
+    assert main(["augment", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "none"),
+                 "--data", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
 
 @pytest.mark.parametrize("args, message", [
