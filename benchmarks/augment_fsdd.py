@@ -163,6 +163,7 @@ def train_gan(recipe, waveforms: torch.Tensor, labels: torch.Tensor, minutes: fl
 
 
 def gan_length(args: argparse.Namespace) -> str:
+    """How long each GAN trained, as results and cache files name it."""
     return f"{args.gan_steps} steps" if args.gan_steps else f"{args.gan_minutes} min"
 
 
@@ -190,11 +191,12 @@ def gan_clips(recipe, real_w: torch.Tensor, real_y: torch.Tensor, args: argparse
 
 def print_tables(records: list[dict]) -> None:
     """Mean +- standard deviation over seeds per condition, then each condition's change against
-    real only, seed by seed, in points (the test of "never hurts")."""
-    lengths = {r["gan"] for r in records if CONDITIONS[r["condition"]].synthetic_share}
+    real only, seed by seed, in points (the test of "never hurts"). A seed without a result
+    (e.g. a filter that kept no clip) shows as "-" in its place and as a smaller n in the mean."""
+    lengths = {r.get("gan", "unknown length") for r in records if CONDITIONS[r["condition"]].synthetic_share}
     if len(lengths) > 1:  # runs with GANs of other lengths merged: say which GAN made the clips
-        records = [{**r, "condition": f"{r['condition']} ({r['gan']} GAN)"} if CONDITIONS[r["condition"]].synthetic_share
-                   else r for r in records]
+        records = [{**r, "condition": f"{r['condition']} ({r.get('gan', 'unknown length')} GAN)"}
+                   if CONDITIONS[r["condition"]].synthetic_share else r for r in records]
     conditions = list(dict.fromkeys(r["condition"] for r in records))
     per_digits = sorted({r["per_digit"] for r in records})
     score = {(r["per_digit"], r["condition"], r["seed"]): r["accuracy"] for r in records}
@@ -206,16 +208,19 @@ def print_tables(records: list[dict]) -> None:
         for c in conditions:
             scores = [score[d, c, s] for s in seeds[d] if (d, c, s) in score]
             spread = statistics.stdev(scores) if len(scores) > 1 else math.nan
-            cells.append(f"{statistics.mean(scores):.3f} +- {spread:.3f}" if scores else "-")
+            short = f" (n={len(scores)})" if len(scores) < len(seeds[d]) else ""
+            cells.append(f"{statistics.mean(scores):.3f} +- {spread:.3f}{short}" if scores else "-")
         print(f"| {d} | " + " | ".join(cells) + " |")
     others = [c for c in conditions if c != "real only"]
     if "real only" not in conditions or not others:
         return
-    print(f"\nChange against real only, per seed (points):\n\n| real clips per digit | {' | '.join(others)} |")
+    names = ", ".join(str(s) for s in sorted({r["seed"] for r in records}))
+    print(f"\nChange against real only, per seed ({names}; points):\n\n| real clips per digit | {' | '.join(others)} |")
     print("|---:|" + "---|" * len(others))
     for d in per_digits:
-        cells = [", ".join(f"{100 * (score[d, c, s] - score[d, 'real only', s]):+.1f}" for s in seeds[d]
-                           if (d, c, s) in score and (d, "real only", s) in score) for c in others]
+        cells = [", ".join(f"{100 * (score[d, c, s] - score[d, 'real only', s]):+.1f}"
+                           if (d, c, s) in score and (d, "real only", s) in score else "-" for s in seeds[d])
+                 for c in others]
         print(f"| {d} | " + " | ".join(cells) + " |")
 
 

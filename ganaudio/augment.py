@@ -132,11 +132,13 @@ def per_class_for_share(recipe: Recipe, labels: Sequence[str], share: float = SY
     """Synthetic clips per label that make `share` of real + synthetic: the recipe's real
     training clips of `labels`, on average per label, times share / (1 - share), rounded up."""
     real = RealClips(recipe, "train")
-    count = sum(int((real.labels == real.label_names.index(name)).sum()) for name in labels
-                if name in real.label_names)
-    if count == 0:
-        raise UserError(f"per_class: the real data has no training clips of {', '.join(labels)} to size it from; "
-                        f"give the number of clips per label")
+    counts = {name: int((real.labels == real.label_names.index(name)).sum()) if name in real.label_names else 0
+              for name in labels}
+    missing = [name for name, count in counts.items() if count == 0]
+    if missing:  # most likely real data of another model: sizing from it would be wrong
+        raise UserError(f"per_class: the real data has no training clips of label {', '.join(missing)} to size it "
+                        f"from; give the number of clips per label, or the model's own data")
+    count = sum(counts.values())
     return math.ceil(round(count / len(labels) * share / (1 - share), 6))  # 90.000000001 is 90
 
 

@@ -430,7 +430,8 @@ def run_augment(args: argparse.Namespace) -> int:
     if args.filter:
         keep = quality_filter(synthetic, recipe)
     paths = write_labelled_folder(synthetic, out, keep)
-    sized = "" if args.per_class is not None else f", {per_class} per label: a quarter of real + synthetic"
+    sized = "" if args.per_class is not None else (f", {per_class} per label: a quarter of real + synthetic"
+                                                   f"{' before filtering' if args.filter else ''}")
     print(f"wrote {len(paths)} clips at {synthetic.sample_rate} Hz to {out}/<label>/ and {out / 'manifest.csv'} "
           f"from {checkpoint or 'the bundled digits model'} (seed {args.seed}, temperature {synthetic.synth.temperature:g}"
           f"{sized})")

@@ -144,10 +144,18 @@ def test_cli_makes_a_quarter_of_real_plus_synthetic_by_default(checkpoint, cache
     assert per_label["a"] == per_label["e"] == math.ceil(real_count / 2 / 3)
     assert len(rows) / (len(rows) + real_count) == pytest.approx(0.25, abs=0.01)
     assert f"{per_label['a']} per label: a quarter of real + synthetic" in capsys.readouterr().out
-    # sizing needs the real data: where there is none, one line, exit 2, nothing written
-    assert main(["augment", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "none"),
-                 "--data", str(tmp_path / "nowhere")]) == 2
-    assert "nowhere" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    # sizing needs the real data of the model's labels: where there is none, or a label has no
+    # clips there, or the label is unknown, one line, exit 2, nothing written
+    other = tmp_path / "other"
+    for vowel in ("a", "e"):
+        (other / vowel).mkdir(parents=True)
+        soundfile.write(other / vowel / "take.wav", 0.1 * torch.randn(4000).numpy(), 8000)
+    for argv, message in ([["--data", str(tmp_path / "nowhere")], "nowhere"],
+                          [["--data", str(other)], "no training clips of label i, o, u"],
+                          [["--labels", "a,x"], "label 'x': this model has no such label"]):
+        assert main(["augment", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "none"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "none").exists()
 
 
 @pytest.mark.parametrize("args, message", [
