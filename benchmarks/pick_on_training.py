@@ -8,7 +8,7 @@ from `ganaudio evaluate`, then come from clips no choice was made on.
         --data ../shared/data/fsdd/recordings --vocoder ganaudio/pretrained/digits-vocoder.pt \\
         --n 1000 --seeds 0 1 2 --models bundled runs/a.pt runs/b.pt
 
-`bundled` names the bundled digits model. Prints one row per model: the mean over the latent
+`bundled` names the bundled digits model (the one installed now). Prints one row per model: the mean over the latent
 seeds of each figure, lowest Frechet distance first.
 """
 
@@ -28,6 +28,7 @@ def training_figures(model: str, data: str, vocoder: str | None, n: int, seeds: 
     """Each figure's mean over `seeds`, of `n` samples against the training selection clips."""
     synthesizer = Synthesizer.from_checkpoint(None if model == "bundled" else model, vocoder=vocoder)
     reference = Reference.for_recipe(with_data_root(synthesizer.recipe, data))
+    reference.require_labels(synthesizer.labels, model)
     labels = synthesizer.label_indices(None, n)
     runs = []
     for seed in seeds:

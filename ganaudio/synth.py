@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the trainer's callback type; synthesis never runs the train
     from ganaudio.train import Preview
 
 BUNDLED_DIGITS = Path(__file__).resolve().parent / "pretrained" / "digits.pt"
-# Its vocoder, a file of its own so that no bundled file passes 6 MB; it decodes the bundled
+# Its vocoder, a file of its own so that either can be replaced alone; it decodes the bundled
 # model's samples unless another vocoder is named.
 BUNDLED_DIGITS_VOCODER = BUNDLED_DIGITS.with_name("digits-vocoder.pt")
 PEAK_DB = -1.0  # generated clips are levelled like the training clips (data.peak_db)

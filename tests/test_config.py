@@ -120,7 +120,7 @@ def test_with_data_root_reads_like_the_data_option():
 
 def test_retired_keys_that_say_what_is_implied_still_load():
     """Checkpoints and recipes written before features.kind and output.dir were retired hold
-    them (the bundled digits.pt does); they load and mean what they meant."""
+    them (the bundled digits.pt did until 2026-12-04); they load and mean what they meant."""
     old = {"data": {"source": "mnist"}, "features": {"kind": "image"}, "output": {"dir": "runs/x", "grid_samples": 9}}
     recipe = recipe_from_dict(old)
     assert recipe.data.is_images and recipe.output.grid_samples == 9

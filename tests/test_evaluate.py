@@ -147,7 +147,7 @@ def test_the_classifier_cache_ignores_gan_settings_but_not_its_own(recipe, share
     monkeypatch.setattr(evaluate_module, "_train_reference", retrained)
     other_mels = voice_recipe(f"data.cache_dir={shared_cache}", "features.n_mels=24", "model.width=8")
     Reference.for_recipe(other_mels)  # same clips: same classifier
-    # A model from before data.holdout_every defaulted to 10 (the bundled one): the setting means
+    # A model from before data.holdout_every defaulted to 10 (the bundled one did until 2026-12-04): the setting means
     # nothing outside folders, so it is scored by the classifier its training run had
     older = voice_recipe(f"data.cache_dir={shared_cache}", "data.holdout_every=0")
     Reference.for_recipe(older)
