@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# The GPU recipe on a GPU: recipes/digits-gpu.yaml at train.seed 0, 1 and 2 and, beside them
-# on the same GPU for the same minutes, digits.yaml (the CPU recipe) at seed 0, all four at
-# once, each decoding its evaluations with the bundled vocoder. Each run's best.pt is exported
-# (generator only, float16) for scoring elsewhere with `ganaudio evaluate --n 1000`.
+# Digits runs side by side on one lent GPU, each decoding its evaluations with the bundled
+# vocoder. Two plans:
+#   PLAN=recipes (default): recipes/digits-gpu.yaml at train.seed 0, 1 and 2 and, beside them
+#     for the same minutes, digits.yaml (the CPU recipe) at seed 0; each best.pt is exported
+#     (generator only, float16) for scoring elsewhere with `ganaudio evaluate --n 1000`.
+#   PLAN=ablation: digits-gpu.yaml against it with one thing changed, each at seeds 0, 1, 2:
+#     the CPU recipe's width (128/384) and the CPU recipe's EMA (0.995). Nine runs at once.
+#     Scored on the machine itself (SCORE=1 is implied): held-out figures, 1,000 clips x latent
+#     seeds 0 1 2, for each run's best.pt and for its checkpoint at the newest step all runs
+#     reached (equal steps), plus the bundled model as the reference row; the small
+#     generators' best.pt come back exported.
 #
-#   bash benchmarks/digits_gpu.sh DATA RUNS OUT [MINUTES]                  # from the repository root
-#   RESUME=1 bash benchmarks/digits_gpu.sh DATA RUNS OUT MINUTES   # MINUTES more of the same runs
+#   bash benchmarks/digits_gpu.sh DATA RUNS OUT [MINUTES]                # from the repository root
+#   RESUME=1 bash benchmarks/digits_gpu.sh DATA RUNS OUT MINUTES # MINUTES more of the same runs
 #
 # DATA: FSDD recordings/; RUNS: where the run folders go; OUT: where the exported generators,
-# the logs and the runs' metrics go; MINUTES: training wall time per run (default 6).
+# the logs, the runs' metrics and the scores go; MINUTES: training wall time per run (default 6).
 # Written for a lent GPU machine with a short lease: everything in one call, nothing waits on
-# the network; OUT gets at most 8 files (the four generators and one archive of the
-# logs, metrics and curves). The feature cache and the evaluation classifier are built once, before the
-# runs start, so the four do not each build them at the same time.
+# the network; EXTRA adds "--set key=value" words to every run and SCORE_N sets the scored clips
+# (1000), for a quick trial on a CPU. OUT gets at most 8 files (a lease returns no more). The feature cache and the
+# evaluation classifier are built once, before the runs start, so the runs do not each build them
+# at the same time.
 set -euo pipefail
 data=$1 runs=$2 out=$3 minutes=${4:-6}
+plan=${PLAN:-recipes}
 mkdir -p "$runs/logs" "$out"
 out=$(cd "$out" && pwd)  # the archive is written from inside $runs
 resume=() suffix=""
@@ -34,28 +43,69 @@ Reference.for_recipe(load_recipe("recipes/digits-gpu.yaml", data_root=sys.argv[1
 EOF
 echo "features and classifier: $(( $(date +%s) - start )) s"
 
+# One line per run: name recipe seed [--set key=value ...]
+case $plan in
+recipes) runs_plan="gpu-seed0 digits-gpu 0
+gpu-seed1 digits-gpu 1
+gpu-seed2 digits-gpu 2
+cpu-recipe-seed0 digits 0" ;;
+ablation) runs_plan=""
+    for seed in 0 1 2; do runs_plan+="gpu-recipe-seed$seed digits-gpu $seed
+cpu-width-seed$seed digits-gpu $seed --set model.width=128 --set model.max_width=384
+cpu-ema-seed$seed digits-gpu $seed --set train.ema_decay=0.995
+"; done ;;
+*) echo "PLAN must be recipes or ablation, not $plan" >&2; exit 2 ;;
+esac
+threads=$(( $(nproc) / $(grep -c . <<<"$runs_plan") )); (( threads >= 1 )) || threads=1
+
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv -l 20 > "$runs/logs/gpu-use$suffix.csv" 2>&1 &
 monitor=$!
-pids=()
-launch() {  # name recipe seed
-    python3 -m ganaudio train "recipes/$2.yaml" --data "$data" --out "$runs/$1" \
+pids=() names=()
+while read -r name recipe seed overrides; do
+    [[ -n $name ]] || continue
+    # shellcheck disable=SC2086  # overrides are "--set key=value" words
+    python3 -m ganaudio train "recipes/$recipe.yaml" --data "$data" --out "$runs/$name" \
         --vocoder ganaudio/pretrained/digits-vocoder.pt \
-        --set "train.seed=$3" --set "train.max_minutes=$minutes" --set "train.device=${DEVICE:-cuda}" \
-        --set train.threads=4 "${resume[@]}" > "$runs/logs/$1$suffix.log" 2>&1 &
-    pids+=($!)
-}
-launch gpu-seed0 digits-gpu 0
-launch gpu-seed1 digits-gpu 1
-launch gpu-seed2 digits-gpu 2
-launch cpu-recipe-seed0 digits 0
+        --set "train.seed=$seed" --set "train.max_minutes=$minutes" --set "train.device=${DEVICE:-cuda}" \
+        --set "train.threads=$threads" --set train.keep_checkpoints=50 $overrides ${EXTRA:-} "${resume[@]}" \
+        > "$runs/logs/$name$suffix.log" 2>&1 &
+    pids+=($!) names+=("$name")
+done <<<"$runs_plan"
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 kill "$monitor" 2>/dev/null || true
 echo "training: $(( $(date +%s) - start )) s, status $status"
+for name in "${names[@]}"; do tail -n 1 "$runs/$name/metrics.jsonl" || true; done
 
-for run in gpu-seed0 gpu-seed1 gpu-seed2 cpu-recipe-seed0; do
-    python3 -m ganaudio export "$runs/$run" --out "$out/$run.pt" || status=1
-    tail -n 1 "$runs/$run/metrics.jsonl" || true
-done
-cd "$runs" && shopt -s nullglob && tar -czf "$out/runs$suffix.tgz" logs */metrics.jsonl */recipe.yaml */evaluation.png */losses.png
+if [[ $plan == recipes ]]; then
+    for name in "${names[@]}"; do python3 -m ganaudio export "$runs/$name" --out "$out/$name.pt" || status=1; done
+else
+    # Equal steps: the newest periodic checkpoint every run has.
+    common=$(for name in "${names[@]}"; do ls "$runs/$name"/checkpoint-*.pt | sed 's/.*checkpoint-0*//; s/\.pt//'; done \
+             | sort -n | uniq -c | awk -v n=${#names[@]} '$1 == n {step = $2} END {print step}')
+    echo "equal-steps checkpoint: step $common"
+    mkdir -p "$runs/scores"
+    jobs=()  # the bundled model's reference rows last: they matter least if time runs out
+    for seed in 0 1 2; do
+        for name in "${names[@]}"; do
+            jobs+=("$name-best-$seed $runs/$name/best.pt $seed")
+            jobs+=("$name-step$common-$seed $runs/$name/$(printf 'checkpoint-%07d.pt' "$common") $seed")
+        done
+    done
+    for seed in 0 1 2; do jobs+=("bundled-$seed - $seed"); done
+    # SCORE_BY: seconds after the start by which scoring stops, so a lease's limit leaves time to
+    # send back what was scored.
+    left=$(( ${SCORE_BY:-100000} - ($(date +%s) - start) )); (( left > 10 )) || left=10
+    printf '%s\n' "${jobs[@]}" | timeout "$left" xargs -P "$(nproc)" -L 1 bash -c '
+        ckpt=(); [[ $1 == - ]] || ckpt=(--checkpoint "$1")
+        OMP_NUM_THREADS=1 timeout 300 python3 -m ganaudio evaluate "${ckpt[@]}" --data "'"$data"'" \
+            --vocoder ganaudio/pretrained/digits-vocoder.pt --n '"${SCORE_N:-1000}"' --seed "$2" \
+            --json "'"$runs"'/scores/$0.json" > "'"$runs"'/scores/$0.log" 2>&1 || echo "scoring $0 failed"' || status=1
+    echo "scoring: $(( $(date +%s) - start )) s"
+    for name in "${names[@]}"; do
+        [[ $name == cpu-width-* ]] && { python3 -m ganaudio export "$runs/$name" --out "$out/$name.pt" || status=1; }
+    done
+fi
+cd "$runs" && shopt -s nullglob && tar -czf "$out/runs$suffix.tgz" logs */metrics.jsonl */recipe.yaml */evaluation.png \
+    */losses.png score[s]
 exit $status
