@@ -65,6 +65,10 @@ CLIPPED_SAMPLES = 0.001  # a clip with more than 0.1% of its samples at or past 
 EMBED_BATCH = 512
 NEIGHBOURS = 3  # k of precision and recall, as Kynkaanniemi et al. 2019
 SPREAD_MIN_REAL = 5  # real held-out clips a label needs for its spread to be reported
+# Generated samples a label's spread is measured on, at least: a mean over the pairs of 4 or 5
+# clips (27 clips over a drum kit's 6 labels) swung 0.31-1.23 between latent seeds of one model
+# (BENCHMARKS.md); 30 give 435 pairs. `evaluate` draws more for the spread when n gives fewer.
+SPREAD_PER_LABEL = 30
 STATISTICS_MFCCS = 20
 # The statistics hear a clip over white noise this far below full scale (RMS), as a listener
 # hears it over a quiet room at a level where its peaks are loud: about 20 dB above 16-bit
@@ -191,6 +195,7 @@ class Scores:
     label_spread: dict[str, float]  # per label, or "all" for an unconditional model
     # per label: the share of its samples the classifier hears as that label (conditional models)
     label_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
+    spread_count: int | None = None  # samples the spreads were measured on, where not `count`
 
     def least_varied(self) -> tuple[str, float] | None:
         """The label with the least spread, and its spread."""
@@ -245,8 +250,9 @@ class Evaluation:
         lines.append("Last four rows: on MFCC and loudness statistics (images: 7x7 pixels), which no model was "
                      "trained or picked on; spread 1.0 is as varied as the real held-out clips of a label.")
         if len(self.generated.label_spread) > 1:
-            lines.append("Spread per label, generated: " + ", ".join(
-                f"{name} {value:.2f}" for name, value in self.generated.label_spread.items()))
+            drawn = self.generated.spread_count
+            lines.append("Spread per label, generated" + ("" if drawn is None else f" (from {drawn} samples)") + ": "
+                         + ", ".join(f"{name} {value:.2f}" for name, value in self.generated.label_spread.items()))
         if self.generated.label_accuracy:
             lines.append("Accuracy per label, generated: " + ", ".join(
                 f"{name} {value:.2f}" for name, value in self.generated.label_accuracy.items()))
@@ -334,13 +340,16 @@ class Reference:
         embeddings = torch.cat([self.classifier.embed(self.inputs(chunk)) for chunk in samples.split(EMBED_BATCH)])
         return self.classifier.head(embeddings).softmax(dim=1), embeddings
 
-    def score(self, samples: torch.Tensor, labels: torch.Tensor | None, against: RealSet | None = None) -> Scores:
+    def score(self, samples: torch.Tensor, labels: torch.Tensor | None, against: RealSet | None = None,
+              spread_from: tuple[torch.Tensor, torch.Tensor] | None = None) -> Scores:
         """Score raw vocoder waveforms (n, samples) or images (n, 1, h, w) in [-1, 1];
         `labels` are the intended class indices (None for an unconditional model). Distances,
-        precision, recall and spread are to `against` (default: the held-out split)."""
+        precision, recall and spread are to `against` (default: the held-out split); the
+        spread per label is measured on `spread_from` (samples, labels) where given, a larger
+        draw of the same model."""
         real = against or self.heldout
         require_enough_samples(len(samples))
-        samples = samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
+        samples = self._prepared(samples)
         silent = clipped = None
         if self.is_audio:
             silent, clipped = silent_fraction(samples), clipped_fraction(samples)
@@ -358,9 +367,21 @@ class Reference:
                       silent=silent, clipped=clipped,
                       signal_frechet_distance=frechet_distance(statistics, real.statistics),
                       precision=precision, recall=recall,
-                      label_spread=label_spreads(statistics, None if labels is None else labels.cpu(),
-                                                 real.statistics, real.labels, self.label_names),
-                      label_accuracy=label_accuracy)
+                      label_spread=self._label_spreads(statistics, labels, real, spread_from),
+                      label_accuracy=label_accuracy,
+                      spread_count=None if spread_from is None else len(spread_from[0]))
+
+    @staticmethod
+    def _prepared(samples: torch.Tensor) -> torch.Tensor:
+        return samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
+
+    def _label_spreads(self, statistics: torch.Tensor, labels: torch.Tensor | None, real: RealSet,
+                       spread_from: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, float]:
+        if spread_from is not None:
+            samples = self._prepared(spread_from[0])
+            statistics, labels = self.statistics(self.level(samples) if self.is_audio else samples), spread_from[1]
+        return label_spreads(statistics, None if labels is None else labels.cpu(), real.statistics, real.labels,
+                             self.label_names)
 
 
 def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
@@ -622,8 +643,9 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
                         griffin_lim_iters: int | None = None, temperature: float | None = None) -> Evaluation:
     """Score `n` samples of a checkpoint's (or exported generator's) EMA generator against
     its own dataset; `n` defaults to the size of the held-out split, so the Frechet distance
-    compares like with like. Labels cycle through the classes. `vocoder`,
-    `griffin_lim_iters` and `temperature` as in Synthesizer.from_checkpoint."""
+    compares like with like. Labels cycle through the classes. Where that leaves a label under
+    SPREAD_PER_LABEL samples, its spread comes from a draw of that many a label (same seed).
+    `vocoder`, `griffin_lim_iters` and `temperature` as in Synthesizer.from_checkpoint."""
     from ganaudio.synth import Synthesizer
 
     if n is not None:
@@ -639,7 +661,13 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     generated = synthesizer.generate(count, seed=seed, level=False)
     labels = synthesizer.label_indices(None, count)
     samples = generated.samples if generated.is_audio else generated.features
-    evaluation = Evaluation(reference.score(samples, labels), reference.real, temperature=synthesizer.temperature)
+    spread_from = None
+    if synthesizer.labels and count < SPREAD_PER_LABEL * len(synthesizer.labels):
+        spread_count = SPREAD_PER_LABEL * len(synthesizer.labels)
+        drawn = synthesizer.generate(spread_count, seed=seed, level=False)
+        spread_from = (drawn.samples if drawn.is_audio else drawn.features, synthesizer.label_indices(None, spread_count))
+    evaluation = Evaluation(reference.score(samples, labels, spread_from=spread_from), reference.real,
+                            temperature=synthesizer.temperature)
     if generated.is_audio:
         heldout = load_dataset(recipe, "test")
         vocoded = synthesizer.vocode(heldout.samples)

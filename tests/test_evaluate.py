@@ -327,7 +327,7 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(run), "--n", "20", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert str(run / BEST) in printed and "real held-out" in printed and "real via vocoder" in printed
-    assert "precision (fidelity)" in printed and "Spread per label, generated: " in printed
+    assert "precision (fidelity)" in printed and "Spread per label, generated (from 150 samples): " in printed
     figures = json.loads(out.read_text())
     assert figures["generated"]["count"] == 20 and figures["real"]["count"] == 30
     assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded", "decoder", "temperature"}
@@ -338,6 +338,26 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(run), "--n", "20", "--json", str(out), "--temperature", "1.5"]) == 0
     assert json.loads(out.read_text())["temperature"] == 1.5
     assert "Generated at temperature 1.5: latent noise 1.5 times as spread" in capsys.readouterr().out
+
+
+def test_each_labels_spread_is_measured_on_enough_samples_whatever_n(evaluated_run, monkeypatch):
+    """At --n 20 over 5 labels a label has 4 samples, whose 6 pairs make a spread that swings
+    with the latent seed; the spread must come from SPREAD_PER_LABEL a label, the other figures
+    from the n asked for. With n large enough, no second draw."""
+    run, _ = evaluated_run
+    measured = []
+
+    def spy(samples, labels, real, real_labels, names):
+        measured.append(torch.bincount(labels, minlength=len(names)).tolist())
+        return label_spreads(samples, labels, real, real_labels, names)
+
+    monkeypatch.setattr(evaluate_module, "label_spreads", spy)
+    small = evaluate_module.evaluate_checkpoint(str(run), n=20)
+    assert small.generated.count == 20 and small.generated.spread_count == 5 * evaluate_module.SPREAD_PER_LABEL
+    assert measured[0] == [evaluate_module.SPREAD_PER_LABEL] * 5
+    assert set(small.generated.label_spread) == set(small.real.label_spread)
+    large = evaluate_module.evaluate_checkpoint(str(run), n=150)
+    assert large.generated.count == 150 and large.generated.spread_count is None
 
 
 @pytest.mark.parametrize("args, message", [
