@@ -80,32 +80,34 @@ for name in "${names[@]}"; do tail -n 1 "$runs/$name/metrics.jsonl" || true; don
 if [[ $plan == recipes ]]; then
     for name in "${names[@]}"; do python3 -m ganaudio export "$runs/$name" --out "$out/$name.pt" || status=1; done
 else
-    # Equal steps: the newest periodic checkpoint every run has.
-    common=$(for name in "${names[@]}"; do ls "$runs/$name"/checkpoint-*.pt | sed 's/.*checkpoint-0*//; s/\.pt//'; done \
-             | sort -n | uniq -c | awk -v n=${#names[@]} '$1 == n {step = $2} END {print step}')
-    echo "equal-steps checkpoint: step $common"
+    # Equal steps: the newest checkpoint every run has (none if a run has none: then best.pt only).
+    common=$(for name in "${names[@]}"; do ls "$runs/$name"/checkpoint-*.pt 2>/dev/null || true; done \
+             | sed 's/.*checkpoint-0*//; s/\.pt//' | sort -n | uniq -c \
+             | awk -v n=${#names[@]} '$1 == n {step = $2} END {print step}')
+    echo "equal-steps checkpoint: step ${common:-none}"
     mkdir -p "$runs/scores"
     jobs=()  # the bundled model's reference rows last: they matter least if time runs out
     for seed in 0 1 2; do
         for name in "${names[@]}"; do
             jobs+=("$name-best-$seed $runs/$name/best.pt $seed")
-            jobs+=("$name-step$common-$seed $runs/$name/$(printf 'checkpoint-%07d.pt' "$common") $seed")
+            [[ -z $common ]] || jobs+=("$name-step$common-$seed $runs/$name/$(printf 'checkpoint-%07d.pt' "$common") $seed")
         done
     done
     for seed in 0 1 2; do jobs+=("bundled-$seed - $seed"); done
     # SCORE_BY: seconds after the start by which scoring stops, so a lease's limit leaves time to
-    # send back what was scored.
+    # send back what was scored (--foreground: the deadline reaches the evaluations too).
     left=$(( ${SCORE_BY:-100000} - ($(date +%s) - start) )); (( left > 10 )) || left=10
+    export data runs SCORE_N=${SCORE_N:-1000}
     printf '%s\n' "${jobs[@]}" | timeout "$left" xargs -P "$(nproc)" -L 1 bash -c '
         ckpt=(); [[ $1 == - ]] || ckpt=(--checkpoint "$1")
-        OMP_NUM_THREADS=1 timeout 300 python3 -m ganaudio evaluate "${ckpt[@]}" --data "'"$data"'" \
-            --vocoder ganaudio/pretrained/digits-vocoder.pt --n '"${SCORE_N:-1000}"' --seed "$2" \
-            --json "'"$runs"'/scores/$0.json" > "'"$runs"'/scores/$0.log" 2>&1 || echo "scoring $0 failed"' || status=1
+        OMP_NUM_THREADS=1 timeout --foreground 300 python3 -m ganaudio evaluate "${ckpt[@]}" --data "$data" \
+            --vocoder ganaudio/pretrained/digits-vocoder.pt --n "$SCORE_N" --seed "$2" \
+            --json "$runs/scores/$0.json" > "$runs/scores/$0.log" 2>&1 || echo "scoring $0 failed"' || status=1
     echo "scoring: $(( $(date +%s) - start )) s"
     for name in "${names[@]}"; do
         [[ $name == cpu-width-* ]] && { python3 -m ganaudio export "$runs/$name" --out "$out/$name.pt" || status=1; }
     done
 fi
-cd "$runs" && shopt -s nullglob && tar -czf "$out/runs$suffix.tgz" logs */metrics.jsonl */recipe.yaml */evaluation.png \
-    */losses.png score[s]
+cd "$runs" && shopt -s nullglob && { tar -czf "$out/runs$suffix.tgz" logs */metrics.jsonl */recipe.yaml */evaluation.png \
+    */losses.png score[s] || status=1; }
 exit $status

@@ -17,7 +17,7 @@ import argparse
 import statistics
 
 from ganaudio.config import with_data_root
-from ganaudio.evaluate import Reference, label_spreads
+from ganaudio.evaluate import Reference
 from ganaudio.synth import Synthesizer
 
 
@@ -26,10 +26,7 @@ def spreads_by_seed(synthesizer: Synthesizer, reference: Reference, n: int, seed
     labels = synthesizer.label_indices(None, n)
     runs = []
     for seed in seeds:
-        generated = synthesizer.generate(n, seed=seed, level=False)
-        statistics_ = reference.statistics(reference.level(generated.samples.float().cpu()))
-        runs.append(label_spreads(statistics_, labels, reference.heldout.statistics, reference.heldout.labels,
-                                  reference.label_names))
+        runs.append(reference.spreads(synthesizer.generate(n, seed=seed, level=False).samples, labels))
     return runs
 
 
@@ -42,6 +39,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     args = parser.parse_args()
     synthesizer = Synthesizer.from_checkpoint(args.checkpoint, vocoder=args.vocoder)
+    if not synthesizer.labels or synthesizer.vocoder is None:
+        parser.error(f"{args.checkpoint}: written for conditional audio models (labels and a vocoder)")
     reference = Reference.for_recipe(with_data_root(synthesizer.recipe, args.data))
     reference.require_labels(synthesizer.labels, args.checkpoint)
     for n in args.sizes:

@@ -195,7 +195,6 @@ class Scores:
     label_spread: dict[str, float]  # per label, or "all" for an unconditional model
     # per label: the share of its samples the classifier hears as that label (conditional models)
     label_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
-    spread_count: int | None = None  # samples the spreads were measured on, where not `count`
 
     def least_varied(self) -> tuple[str, float] | None:
         """The label with the least spread, and its spread."""
@@ -212,11 +211,13 @@ class Evaluation:
     vocoded: Scores | None = None
     decoder: str | None = None  # the vocoder's description (audio)
     temperature: float = 1.0  # the latent spread the generated samples were drawn at (synth.py)
+    spread_count: int | None = None  # generated samples the spreads were measured on, where not generated.count
 
     def to_dict(self) -> dict:
         return {**{name: dataclasses.asdict(scores) for name, scores in
                    (("generated", self.generated), ("real", self.real), ("real_vocoded", self.vocoded)) if scores},
-                **({"decoder": self.decoder} if self.decoder else {}), "temperature": self.temperature}
+                **({"decoder": self.decoder} if self.decoder else {}), "temperature": self.temperature,
+                **({"spread_count": self.spread_count} if self.spread_count else {})}
 
     def table(self) -> str:
         """The figures as an aligned text table, one column per set of samples."""
@@ -250,8 +251,8 @@ class Evaluation:
         lines.append("Last four rows: on MFCC and loudness statistics (images: 7x7 pixels), which no model was "
                      "trained or picked on; spread 1.0 is as varied as the real held-out clips of a label.")
         if len(self.generated.label_spread) > 1:
-            drawn = self.generated.spread_count
-            lines.append("Spread per label, generated" + ("" if drawn is None else f" (from {drawn} samples)") + ": "
+            drawn = "" if self.spread_count is None else f" (from {self.spread_count} samples)"
+            lines.append(f"Spread per label, generated{drawn}: "
                          + ", ".join(f"{name} {value:.2f}" for name, value in self.generated.label_spread.items()))
         if self.generated.label_accuracy:
             lines.append("Accuracy per label, generated: " + ", ".join(
@@ -349,11 +350,11 @@ class Reference:
         draw of the same model."""
         real = against or self.heldout
         require_enough_samples(len(samples))
-        samples = self._prepared(samples)
+        raw = samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
         silent = clipped = None
         if self.is_audio:
-            silent, clipped = silent_fraction(samples), clipped_fraction(samples)
-            samples = self.level(samples)
+            silent, clipped = silent_fraction(raw), clipped_fraction(raw)
+        samples = self._levelled(raw)
         probabilities, embeddings = self.classify(samples)
         accuracy = None if labels is None else float((probabilities.argmax(1) == labels.cpu()).float().mean())
         label_accuracy = {} if labels is None else accuracy_per_label(probabilities, labels.cpu(), self.label_names)
@@ -367,21 +368,23 @@ class Reference:
                       silent=silent, clipped=clipped,
                       signal_frechet_distance=frechet_distance(statistics, real.statistics),
                       precision=precision, recall=recall,
-                      label_spread=self._label_spreads(statistics, labels, real, spread_from),
-                      label_accuracy=label_accuracy,
-                      spread_count=None if spread_from is None else len(spread_from[0]))
+                      label_spread=(self.spreads(*spread_from, against=real) if spread_from is not None
+                                    else self._spreads(statistics, labels, real)),
+                      label_accuracy=label_accuracy)
 
-    @staticmethod
-    def _prepared(samples: torch.Tensor) -> torch.Tensor:
-        return samples.detach().float().cpu()  # the classifier lives on the CPU: it is small
+    def spreads(self, samples: torch.Tensor, labels: torch.Tensor | None,
+                against: RealSet | None = None) -> dict[str, float]:
+        """Each label's spread (label_spreads) of raw samples, measured as `score` measures it."""
+        return self._spreads(self.statistics(self._levelled(samples)), labels, against or self.heldout)
 
-    def _label_spreads(self, statistics: torch.Tensor, labels: torch.Tensor | None, real: RealSet,
-                       spread_from: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, float]:
-        if spread_from is not None:
-            samples = self._prepared(spread_from[0])
-            statistics, labels = self.statistics(self.level(samples) if self.is_audio else samples), spread_from[1]
+    def _spreads(self, statistics: torch.Tensor, labels: torch.Tensor | None, real: RealSet) -> dict[str, float]:
         return label_spreads(statistics, None if labels is None else labels.cpu(), real.statistics, real.labels,
                              self.label_names)
+
+    def _levelled(self, samples: torch.Tensor) -> torch.Tensor:
+        """On the CPU, float, and for audio at the level the statistics hear every clip at."""
+        samples = samples.detach().float().cpu()
+        return self.level(samples) if self.is_audio else samples
 
 
 def classifier_cache_path(recipe: Recipe, epochs: int) -> Path:
@@ -644,7 +647,8 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     """Score `n` samples of a checkpoint's (or exported generator's) EMA generator against
     its own dataset; `n` defaults to the size of the held-out split, so the Frechet distance
     compares like with like. Labels cycle through the classes. Where that leaves a label under
-    SPREAD_PER_LABEL samples, its spread comes from a draw of that many a label (same seed).
+    SPREAD_PER_LABEL samples, the draw is that many a label: the first `n` are scored, and the
+    spreads come from all of them.
     `vocoder`, `griffin_lim_iters` and `temperature` as in Synthesizer.from_checkpoint."""
     from ganaudio.synth import Synthesizer
 
@@ -658,16 +662,16 @@ def evaluate_checkpoint(path: Path | str | None, n: int | None = None, data_root
     reference = Reference.for_recipe(recipe)
     reference.require_labels(synthesizer.labels, str(path or "the bundled digits model"))
     count = n or reference.real.count
-    generated = synthesizer.generate(count, seed=seed, level=False)
-    labels = synthesizer.label_indices(None, count)
+    # One draw: the first `count` are scored, and all of it gives the spreads where `count`
+    # leaves a label under SPREAD_PER_LABEL.
+    drawn = max(count, SPREAD_PER_LABEL * len(synthesizer.labels or []))
+    generated = synthesizer.generate(drawn, seed=seed, level=False)
+    labels = synthesizer.label_indices(None, drawn)
     samples = generated.samples if generated.is_audio else generated.features
-    spread_from = None
-    if synthesizer.labels and count < SPREAD_PER_LABEL * len(synthesizer.labels):
-        spread_count = SPREAD_PER_LABEL * len(synthesizer.labels)
-        drawn = synthesizer.generate(spread_count, seed=seed, level=False)
-        spread_from = (drawn.samples if drawn.is_audio else drawn.features, synthesizer.label_indices(None, spread_count))
-    evaluation = Evaluation(reference.score(samples, labels, spread_from=spread_from), reference.real,
-                            temperature=synthesizer.temperature)
+    spread_from = (samples, labels) if drawn > count else None
+    scores = reference.score(samples[:count], None if labels is None else labels[:count], spread_from=spread_from)
+    evaluation = Evaluation(scores, reference.real, temperature=synthesizer.temperature,
+                            spread_count=drawn if spread_from is not None else None)
     if generated.is_audio:
         heldout = load_dataset(recipe, "test")
         vocoded = synthesizer.vocode(heldout.samples)

@@ -330,7 +330,8 @@ def test_evaluate_cli_prints_and_writes_json(evaluated_run, tmp_path, capsys):
     assert "precision (fidelity)" in printed and "Spread per label, generated (from 150 samples): " in printed
     figures = json.loads(out.read_text())
     assert figures["generated"]["count"] == 20 and figures["real"]["count"] == 30
-    assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded", "decoder", "temperature"}
+    assert set(figures) == {"checkpoint", "generated", "real", "real_vocoded", "decoder", "temperature", "spread_count"}
+    assert figures["spread_count"] == 150
     assert figures["temperature"] == 1.0 and "Generated at temperature" not in printed
     assert figures["decoder"].startswith("Griffin-Lim") and "decoded by Griffin-Lim" in printed
     assert 0 <= figures["generated"]["accuracy"] <= 1 and figures["generated"]["frechet_distance"] > 0
@@ -353,11 +354,11 @@ def test_each_labels_spread_is_measured_on_enough_samples_whatever_n(evaluated_r
 
     monkeypatch.setattr(evaluate_module, "label_spreads", spy)
     small = evaluate_module.evaluate_checkpoint(str(run), n=20)
-    assert small.generated.count == 20 and small.generated.spread_count == 5 * evaluate_module.SPREAD_PER_LABEL
+    assert small.generated.count == 20 and small.spread_count == 5 * evaluate_module.SPREAD_PER_LABEL
     assert measured[0] == [evaluate_module.SPREAD_PER_LABEL] * 5
     assert set(small.generated.label_spread) == set(small.real.label_spread)
     large = evaluate_module.evaluate_checkpoint(str(run), n=150)
-    assert large.generated.count == 150 and large.generated.spread_count is None
+    assert large.generated.count == 150 and large.spread_count is None
 
 
 @pytest.mark.parametrize("args, message", [
